@@ -1,0 +1,396 @@
+"""The public Python API. Every function returns values and raises :class:`GitmodelError`
+subclasses; nothing here prints (the CLI does).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gitmodel import config as config_mod
+from gitmodel import git, modelfile
+from gitmodel.errors import (
+    ConfigError,
+    GitmodelError,
+    InvalidModelFileError,
+    ModelNotFoundError,
+    UnsafePathError,
+)
+from gitmodel.hashing import Progress
+from gitmodel.modelfile import DataInput, FileEntry, ModelFile
+from gitmodel.workspace import (
+    Model,
+    ModelStatus,
+    RestoreResult,
+    State,
+    Workspace,
+    check_unique_names,
+    find_model,
+    load_models,
+    mark_synced,
+    model_status,
+    restore,
+)
+
+
+def open_workspace(cwd: Path | str | None = None) -> Workspace:
+    repo = git.find_repo(cwd)
+    return Workspace.open(repo, config_mod.load(repo.root))
+
+
+# -- add --------------------------------------------------------------------------------------
+
+@dataclass
+class AddResult:
+    name: str
+    model_file: str
+    artifact: str
+    files: int
+    size: int
+    changed: bool  # the bytes differ from the previous model file (or it is new)
+    hashed: int  # bytes actually read (0 when the stat cache knew every file)
+    dropped: list[str] = field(default_factory=list)  # metadata dropped because the bytes changed
+    untracked: list[str] = field(default_factory=list)  # paths removed from git's index
+
+
+def _repo_relative(ws: Workspace, path: Path | str) -> str:
+    """``path`` as a repo-relative posix path, refusing paths outside the repo or symlinked."""
+    given = Path(path)
+    absolute = given if given.is_absolute() else Path.cwd() / given
+    absolute = Path(os.path.normpath(absolute))
+    root = ws.root.resolve()
+    try:
+        relative = absolute.relative_to(root)
+    except ValueError:
+        try:
+            relative = absolute.resolve().relative_to(root)
+        except ValueError:
+            raise UnsafePathError(f"{path} is outside the repository {root}") from None
+    if not relative.parts:
+        raise UnsafePathError(f"{path} is the repository itself; name a model file or folder")
+    current = root
+    for part in relative.parts:
+        current = current / part
+        if current.is_symlink():
+            raise UnsafePathError(
+                f"{current.relative_to(root)} is a symlink; gitmodel adds real files only "
+                "(add the file it points to instead)"
+            )
+    rel = relative.as_posix()
+    try:
+        modelfile.check_relative_path(rel, "path")
+    except ValueError as exc:
+        raise UnsafePathError(f"cannot add {path}: {exc}") from None
+    return rel
+
+
+def _artifact_files(ws: Workspace, rel: str) -> list[str]:
+    """Repo-relative files of the artifact at ``rel`` (itself, or every file in the folder)."""
+    target = ws.root / rel
+    if not target.exists():
+        raise GitmodelError(f"{rel} does not exist; train or copy the model there first")
+    if target.is_file():
+        return [rel]
+    if not target.is_dir():
+        raise GitmodelError(f"{rel} is neither a file nor a folder")
+    files = []
+    for dirpath, dirnames, filenames in os.walk(target):
+        dirnames.sort()
+        for name in dirnames:
+            if Path(dirpath, name).is_symlink():
+                raise UnsafePathError(f"{Path(dirpath, name).relative_to(ws.root)} is a symlink; "
+                                      "gitmodel adds real files only")
+        for name in sorted(filenames):
+            full = Path(dirpath, name)
+            if full.is_symlink():
+                raise UnsafePathError(f"{full.relative_to(ws.root)} is a symlink; "
+                                      "gitmodel adds real files only")
+            files.append(full.relative_to(ws.root).as_posix())
+    if not files:
+        raise GitmodelError(f"{rel} is an empty folder; there is nothing to add")
+    return files
+
+
+def load_values_file(path: Path | str) -> dict[str, Any]:
+    """Params or metrics from a YAML, JSON or TOML file (a table at the top)."""
+    source = Path(path)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise GitmodelError(f"cannot read {path}: {exc.strerror}") from None
+    suffix = source.suffix.lower()
+    try:
+        if suffix == ".json":
+            data = json.loads(text)
+        elif suffix == ".toml":
+            data = tomllib.loads(text)
+        elif suffix in (".yaml", ".yml"):
+            import yaml  # imported here: only --params/--metrics files need it
+
+            data = yaml.safe_load(text)
+        else:
+            raise GitmodelError(f"{path}: use a .yaml, .yml, .json or .toml file")
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise GitmodelError(f"{path} is not valid {suffix[1:].upper()}: {exc}") from None
+    except Exception as exc:
+        if type(exc).__module__.startswith("yaml"):
+            raise GitmodelError(f"{path} is not valid YAML: {exc}") from None
+        raise
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise GitmodelError(f"{path} must hold a mapping of names to values at the top")
+    return _toml_safe(data, str(path))
+
+
+def _toml_safe(value: Any, where: str) -> Any:
+    """TOML has no null; refuse values it cannot hold rather than write a broken file."""
+    if isinstance(value, dict):
+        return {str(k): _toml_safe(v, where) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_toml_safe(v, where) for v in value]
+    if value is None:
+        raise GitmodelError(f"{where}: null values cannot be stored in a model file")
+    return value
+
+
+def parse_assignments(items: Iterable[str], what: str) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise GitmodelError(f"--{what} {item!r}: expected KEY=VALUE, for example lr=3e-4")
+        values[key.strip()] = modelfile.parse_scalar(raw.strip())
+    return values
+
+
+def _index_lock_check(ws: Workspace) -> None:
+    lock = ws.repo.git_dir / "index.lock"
+    if lock.exists():
+        raise GitmodelError(
+            f"{lock} exists: another git process is running; if none is, delete that file "
+            "and run the command again"
+        )
+
+
+def _ignore_artifact(ws: Workspace, rel: str, is_dir: bool) -> str:
+    """Add an anchored ignore line for the artifact to the .gitignore in its folder."""
+    parent, _, name = rel.rpartition("/")
+    gitignore = (ws.root / parent / ".gitignore") if parent else ws.root / ".gitignore"
+    line = f"/{name}/" if is_dir else f"/{name}"
+    existing = gitignore.read_text(encoding="utf-8") if gitignore.exists() else ""
+    if line not in existing.splitlines():
+        prefix = "" if not existing or existing.endswith("\n") else "\n"
+        with open(gitignore, "a", encoding="utf-8") as stream:
+            stream.write(f"{prefix}{line}\n")
+    return gitignore.relative_to(ws.root).as_posix()
+
+
+def add(
+    paths: Sequence[Path | str],
+    *,
+    name: str | None = None,
+    params: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+    data: Sequence[Path | str] = (),
+    description: str | None = None,
+    progress: Progress | None = None,
+    cwd: Path | str | None = None,
+) -> list[AddResult]:
+    """Cache the artifacts at ``paths``, write their model files, and stage them."""
+    ws = open_workspace(cwd)
+    if name is not None and len(paths) != 1:
+        raise GitmodelError("--name needs exactly one path")
+    if not paths:
+        raise GitmodelError("name at least one model file or folder to add")
+    _index_lock_check(ws)
+    loaded = load_models(ws.root)
+    results = []
+    for path in paths:
+        results.append(_add_one(ws, loaded.models, path, name, params, metrics, data,
+                                description, progress))
+    return results
+
+
+def _add_one(ws: Workspace, models: list[Model], path: Path | str, name: str | None,
+             params: dict[str, Any] | None, metrics: dict[str, Any] | None,
+             data: Sequence[Path | str], description: str | None,
+             progress: Progress | None) -> AddResult:
+    rel = _repo_relative(ws, path)
+    if modelfile.is_model_file_path(rel) or rel == config_mod.CONFIG_FILE:
+        raise GitmodelError(f"{rel} is gitmodel's own file; add the artifact it describes")
+    model_file_rel = modelfile.model_file_path_for(rel)
+    existing: ModelFile | None = None
+    if (ws.root / model_file_rel).exists():
+        existing = Model(model_file_rel, _read_model(ws, model_file_rel)).spec
+    for other in models:
+        if other.model_file != model_file_rel and rel.startswith(other.artifact_path + "/"):
+            raise GitmodelError(f"{rel} is inside the artifact of model {other.spec.name}")
+    model_name = name or (existing.name if existing else modelfile.normalize_name(
+        Path(rel).name.split(".")[0] if not (ws.root / rel).is_dir() else Path(rel).name))
+    if not model_name or not modelfile.NAME_RE.match(model_name):
+        raise GitmodelError(
+            f"model name {model_name!r} is not valid: use lowercase letters, digits, '-', '_' "
+            "or '/', starting and ending with a letter or digit (pass --name)"
+        )
+    is_dir = (ws.root / rel).is_dir()
+    files = _artifact_files(ws, rel)
+    base = rel.rpartition("/")[0]
+    hashed = 0
+    entries = []
+    for file_rel in files:
+        target = ws.root / file_rel
+        stat = target.stat()
+        known = ws.stat_cache.lookup(target, stat)
+        if known is not None and ws.store.has(known):
+            oid, size = known, stat.st_size
+        else:
+            started = time.time_ns()
+            oid, size = ws.store.put_file(target, progress)
+            hashed += size
+            after = target.stat()
+            if (after.st_mtime_ns, after.st_size) == (stat.st_mtime_ns, stat.st_size):
+                ws.stat_cache.record(target, after, oid, started)
+        entries.append(FileEntry(file_rel[len(base) + 1:] if base else file_rel, oid, size))
+    artifact = rel[len(base) + 1:] if base else rel
+    candidate = Model(model_file_rel, ModelFile(name=model_name, artifact=artifact,
+                                                files=tuple(entries)))
+    check_unique_names([m for m in models if m.model_file != model_file_rel] + [candidate])
+
+    changed = existing is None or {(f.path, f.oid) for f in existing.files} != {
+        (f.path, f.oid) for f in entries}
+    dropped: list[str] = []
+    if existing is not None and not changed:
+        new_params = {**existing.params, **(params or {})}
+        new_metrics = {**existing.metrics, **(metrics or {})}
+        new_data = {d.path: d for d in existing.data}
+        new_description = existing.description if description is None else description
+        created, author = existing.created, existing.author
+        commit, dirty = existing.code_commit, existing.code_dirty
+    else:
+        new_params, new_metrics, new_data = dict(params or {}), dict(metrics or {}), {}
+        new_description = description or ""
+        if existing is not None:
+            dropped += [f"param {k}" for k in existing.params if k not in new_params]
+            dropped += [f"metric {k}" for k in existing.metrics if k not in new_metrics]
+            dropped += [f"data {d.path}" for d in existing.data]
+        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        author = git.identity(ws.root)
+        commit = git.head_commit(ws.root) or ""
+        dirty = bool(commit) and git.is_dirty(
+            ws.root, exclude=[modelfile.PATHSPEC, ".gitignore", "**/.gitignore"])
+    for data_path in data:
+        entry = _data_input(ws, data_path, progress)
+        new_data[entry.path] = entry
+        dropped = [d for d in dropped if d != f"data {entry.path}"]
+    spec = ModelFile(
+        name=model_name, artifact=artifact, files=tuple(entries), description=new_description,
+        created=created, author=author, code_commit=commit, code_dirty=dirty,
+        params=new_params, metrics=new_metrics, data=tuple(new_data.values()),
+    )
+    text = modelfile.dumps(spec)
+    modelfile.loads(text.encode(), model_file_rel)  # never write what we could not read back
+
+    model_file_abs = ws.root / model_file_rel
+    gitignore_rel = (f"{base}/.gitignore" if base else ".gitignore")
+    gitignore_abs = ws.root / gitignore_rel
+    saved = {p: (p.read_bytes() if p.exists() else None) for p in (model_file_abs, gitignore_abs)}
+    tracked = git.tracked_under(ws.root, rel)
+    try:
+        model_file_abs.write_text(text, encoding="utf-8")
+        _ignore_artifact(ws, rel, is_dir)
+        if tracked:
+            git.rm_cached(ws.root, [rel])
+        git.add(ws.root, [model_file_rel, gitignore_rel])
+    except BaseException:
+        for p, content in saved.items():  # leave the work tree as it was
+            if content is None:
+                p.unlink(missing_ok=True)
+            else:
+                p.write_bytes(content)
+        raise
+    model = Model(model_file_rel, spec)
+    mark_synced(ws, [model])
+    return AddResult(name=model_name, model_file=model_file_rel, artifact=rel, files=len(entries),
+                     size=spec.size, changed=changed, hashed=hashed, dropped=dropped,
+                     untracked=tracked)
+
+
+def _read_model(ws: Workspace, model_file_rel: str) -> ModelFile:
+    from gitmodel.workspace import load_model
+
+    return load_model(ws.root, model_file_rel).spec
+
+
+def _data_input(ws: Workspace, path: Path | str, progress: Progress | None) -> DataInput:
+    """A --data input: a file's oid, or for a folder the oid of its sorted file listing."""
+    rel = _repo_relative(ws, path)
+    target = ws.root / rel
+    if target.is_file():
+        oid, size = ws.stat_cache.oid_of(target, progress)
+        return DataInput(rel, oid, size)
+    if target.is_dir():
+        import hashlib
+
+        listing = hashlib.sha256()
+        total = 0
+        for file_rel in _artifact_files(ws, rel):
+            oid, size = ws.stat_cache.oid_of(ws.root / file_rel, progress)
+            listing.update(f"{oid} {size} {file_rel[len(rel) + 1:]}\n".encode())
+            total += size
+        return DataInput(rel, "sha256:" + listing.hexdigest(), total)
+    raise GitmodelError(f"--data {path}: no such file or folder")
+
+
+# -- status / checkout --------------------------------------------------------------------------
+
+def status(names: Sequence[str] = (), *, cwd: Path | str | None = None,
+           progress: Progress | None = None) -> tuple[list[ModelStatus], list[str]]:
+    """Status of each model (or of ``names``), and the model files that could not be read."""
+    ws = open_workspace(cwd)
+    loaded = load_models(ws.root, strict=False)
+    models = _select(loaded.models, names)
+    statuses = [model_status(ws, m, m.model_file in loaded.conflicted, progress) for m in models]
+    return statuses, [str(e) for e in loaded.errors]
+
+
+def _select(models: list[Model], names: Sequence[str]) -> list[Model]:
+    if not names:
+        return models
+    chosen = []
+    for wanted in names:
+        model = find_model(models, wanted)
+        if model is None:
+            known = ", ".join(sorted(m.spec.name for m in models)) or "none yet"
+            raise ModelNotFoundError(f"no model named {wanted!r} (models: {known})")
+        chosen.append(model)
+    return chosen
+
+
+def checkout(names: Sequence[str] = (), *, force: bool = False, cwd: Path | str | None = None,
+             progress: Progress | None = None) -> list[RestoreResult]:
+    """Make artifacts match their model files (all, or ``names``)."""
+    ws = open_workspace(cwd)
+    loaded = load_models(ws.root)
+    results = []
+    for model in _select(loaded.models, names):
+        if model.model_file in loaded.conflicted:
+            raise GitmodelError(
+                f"{model.model_file} has a merge conflict: pick a side with `git checkout "
+                f"--ours {model.model_file}` (or --theirs), then run this again"
+            )
+        results.append(restore(ws, model, force=force, progress=progress))
+        mark_synced(ws, [model])
+    return results
+
+
+__all__ = [
+    "AddResult", "ConfigError", "GitmodelError", "InvalidModelFileError", "State", "add",
+    "checkout", "status",
+]

@@ -1,0 +1,316 @@
+"""The ``git model`` command line: a thin Typer layer over :mod:`gitmodel.api`.
+
+The only module that imports typer, and with the hook entry point the only one that prints.
+Exit codes: 0 ok, 1 a user error (a GitmodelError), 2 bad usage, 3 unexpected (traceback saved to
+a log file), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from gitmodel import __version__, api
+from gitmodel.errors import GitmodelError
+
+app = typer.Typer(
+    name="git model",
+    help="Version machine-learning models beside the code that made them.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+class ProgressBar:
+    """Bytes done, shown on stderr only when it is a terminal; silent otherwise."""
+
+    def __init__(self, label: str, total: int = 0) -> None:
+        self.label = label
+        self.total = total
+        self.done = 0
+        self.enabled = sys.stderr.isatty()
+        self.started = time.monotonic()
+        self.last = 0.0
+
+    def __call__(self, nbytes: int) -> None:
+        self.done += nbytes
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.last < 0.1:
+            return
+        self.last = now
+        rate = self.done / max(now - self.started, 1e-6) / (1 << 20)
+        mib = self.done / (1 << 20)
+        if self.total:
+            pct = 100 * self.done / self.total
+            line = f"{self.label}: {pct:5.1f}% {mib:.0f}/{self.total / (1 << 20):.0f} MiB"
+        else:
+            line = f"{self.label}: {mib:.0f} MiB"
+        sys.stderr.write(f"\r{line} {rate:.0f} MiB/s\x1b[K")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.last:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"git-model {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option("--version", callback=_version_callback,
+                                          is_eager=True, help="Show the version and exit.")] = False,
+) -> None:
+    """Version machine-learning models beside the code that made them."""
+
+
+def _dump_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, sort_keys=True))
+
+
+@app.command()
+def install(
+    uninstall: Annotated[bool, typer.Option("--uninstall",
+                                            help="Remove gitmodel's hooks, restoring others.")] = False,
+) -> None:
+    """Install git hooks and defaults in this clone (once per clone)."""
+    from gitmodel import git
+    from gitmodel import install as install_mod
+
+    repo = git.find_repo()
+    if uninstall:
+        removed = install_mod.uninstall(repo)
+        typer.echo(f"removed gitmodel hooks from {removed.hooks_dir}"
+                   + (f"; restored {', '.join(removed.restored)}" if removed.restored else ""))
+        return
+    result = install_mod.install(repo)
+    typer.echo(f"gitmodel hooks installed in {result.hooks_dir}")
+    for hook in result.chained:
+        typer.echo(f"  kept your existing {hook} hook as {hook}.gitmodel-chained; it still runs")
+    for hook in result.via_legacy:
+        typer.echo(f"  {hook}: run by the pre-commit framework as {hook}.legacy")
+    if result.created:
+        typer.echo(f"  staged {', '.join(result.created)}: commit them to share the settings")
+    from gitmodel.hook import report_sync
+    from gitmodel.workspace import sync
+
+    report_sync(sync(api.open_workspace()))
+
+
+@app.command()
+def add(
+    paths: Annotated[list[Path], typer.Argument(help="Artifact files or folders.",
+                                                show_default=False)],
+    name: Annotated[str | None, typer.Option("--name", "-n", help="Model name (default: the "
+                                                                  "artifact's stem).")] = None,
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="KEY=VALUE, repeatable.")] = None,
+    metric: Annotated[list[str] | None, typer.Option("--metric", help="KEY=VALUE, repeatable.")] = None,
+    params_file: Annotated[list[Path] | None, typer.Option(
+        "--params", help="Params from a YAML, JSON or TOML file.")] = None,
+    metrics_file: Annotated[list[Path] | None, typer.Option(
+        "--metrics", help="Metrics from a YAML, JSON or TOML file.")] = None,
+    data: Annotated[list[Path] | None, typer.Option("--data", "-d",
+                                                    help="Training-data input to record.")] = None,
+    message: Annotated[str | None, typer.Option("--message", "-m",
+                                                help="Description of this model.")] = None,
+) -> None:
+    """Cache model files and stage their model files for the next commit."""
+    params: dict[str, Any] = {}
+    for f in params_file or []:
+        params.update(api.load_values_file(f))
+    params.update(api.parse_assignments(param or [], "param"))
+    metrics: dict[str, Any] = {}
+    for f in metrics_file or []:
+        metrics.update(api.load_values_file(f))
+    metrics.update(api.parse_assignments(metric or [], "metric"))
+    bar = ProgressBar("hashing")
+    try:
+        results = api.add(paths, name=name, params=params or None, metrics=metrics or None,
+                          data=data or [], description=message, progress=bar)
+    finally:
+        bar.close()
+    for r in results:
+        verb = "added" if r.changed else "updated metadata of"
+        typer.echo(f"{verb} {r.name}: {r.artifact} ({r.files} file(s), {_size(r.size)}) -> "
+                   f"{r.model_file}")
+        if r.untracked:
+            typer.echo(f"  removed {r.artifact} from git's index; its bytes now live in the cache")
+        if r.dropped:
+            typer.echo(f"  the bytes changed, so these were dropped (pass them again to keep "
+                       f"them): {', '.join(r.dropped)}")
+
+
+def _size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+@app.command()
+def status(
+    names: Annotated[list[str] | None, typer.Argument(help="Models (default: all).",
+                                                      show_default=False)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show whether each artifact matches its model file."""
+    bar = ProgressBar("hashing")
+    try:
+        statuses, errors = api.status(names or [], progress=bar)
+    finally:
+        bar.close()
+    if as_json:
+        _dump_json({"models": [{**asdict(s), "state": s.state.value,
+                                "files": [{**asdict(f), "state": f.state.value} for f in s.files]}
+                               for s in statuses],
+                    "errors": errors})
+    else:
+        if not statuses and not errors:
+            typer.echo("no models yet: `git model add PATH` starts one")
+        width = max((len(s.name) for s in statuses), default=0)
+        for s in statuses:
+            typer.echo(f"{s.state.value:10} {s.name:{width}}  {s.artifact}")
+            if s.state.value != "clean":
+                typer.echo(f"{'':10} {'':{width}}  {s.detail}")
+        for error in errors:
+            _err(f"error: {error}")
+    if errors:
+        raise typer.Exit(1)
+
+
+@app.command()
+def checkout(
+    names: Annotated[list[str] | None, typer.Argument(help="Models (default: all).",
+                                                      show_default=False)] = None,
+    force: Annotated[bool, typer.Option("--force", "-f",
+                                        help="Replace unadded changes without saving them.")] = False,
+) -> None:
+    """Make artifacts match their model files."""
+    bar = ProgressBar("restoring")
+    try:
+        results = api.checkout(names or [], force=force, progress=bar)
+    finally:
+        bar.close()
+    for result in results:
+        for rescue in result.rescued:
+            typer.echo(f"saved your unadded changes to {rescue.path} as {rescue.oid}; get them "
+                       f"back with `git model recover {rescue.oid} -o {rescue.path}`")
+        if result.written or result.removed:
+            typer.echo(f"restored {result.model} ({len(result.written)} file(s))")
+        else:
+            typer.echo(f"{result.model} is up to date")
+
+
+@app.command()
+def recover(
+    oid: Annotated[str | None, typer.Argument(help="Object id (sha256:...) to write out.",
+                                              show_default=False)] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o",
+                                                help="Where to write the bytes.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List bytes gitmodel saved before replacing them, or write one back out."""
+    from gitmodel.workspace import rescued
+
+    ws = api.open_workspace()
+    if oid is None:
+        entries = rescued(ws)
+        if as_json:
+            _dump_json([asdict(e) for e in entries])
+            return
+        if not entries:
+            typer.echo("nothing was rescued in this repository")
+        for e in entries:
+            typer.echo(f"{e.when}  {e.oid}  {_size(e.size):>10}  {e.path}")
+        return
+    if output is None:
+        raise typer.BadParameter("give --output PATH to write the bytes to", param_hint="-o")
+    target = output if output.is_absolute() else Path.cwd() / output
+    if target.exists() and not target.is_file():
+        raise GitmodelError(f"{output} exists and is not a file")
+    if target.exists():
+        from gitmodel.workspace import rescue
+
+        rel = os.path.relpath(target, ws.root)
+        if not rel.startswith(".."):
+            saved = rescue(ws, Path(rel).as_posix())
+            typer.echo(f"saved the current {output} as {saved.oid} first")
+    ws.store.materialize(oid, target)
+    typer.echo(f"wrote {oid} to {output}")
+
+
+@app.command()
+def check(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Check what is staged, as the pre-commit hook does (for the pre-commit framework)."""
+    from gitmodel import checks
+
+    problems = checks.check_staged(api.open_workspace())
+    if as_json:
+        _dump_json([asdict(p) for p in problems])
+    else:
+        for problem in problems:
+            _err(f"commit refused: {problem}")
+    if problems:
+        raise typer.Exit(1)
+
+
+def _log_unexpected() -> str:
+    fd, path = tempfile.mkstemp(prefix="gitmodel-crash-", suffix=".log")
+    with os.fdopen(fd, "w") as stream:
+        stream.write(f"git-model {__version__}, python {sys.version}\nargv: {sys.argv}\n\n")
+        stream.write(traceback.format_exc())
+    return path
+
+
+def run() -> None:
+    """Entry point: run the app and map every outcome to an exit code."""
+    try:
+        code = app(standalone_mode=False, prog_name="git model")
+    except GitmodelError as exc:
+        _err(f"error: {exc}")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        _err("interrupted; nothing half-written was kept, run the command again to finish")
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.exceptions.Abort):
+            _err("interrupted")
+            sys.exit(130)
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        log = _log_unexpected()
+        _err(f"error: unexpected {type(exc).__name__}: {exc}\n"
+             f"this is a bug in gitmodel; the details are in {log}; please report it")
+        sys.exit(3)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,83 @@
+"""One exception hierarchy: every error a user can meet carries a message they can act on."""
+
+from __future__ import annotations
+
+
+class GitmodelError(Exception):
+    """Base of every error gitmodel raises on purpose; the CLI maps it to exit code 1."""
+
+
+class NotARepositoryError(GitmodelError):
+    """The current directory is not inside a git work tree."""
+
+
+class GitError(GitmodelError):
+    """A git command failed."""
+
+    def __init__(self, args: list[str], returncode: int, stderr: str) -> None:
+        self.command = args
+        self.returncode = returncode
+        self.stderr = stderr.strip()
+        detail = self.stderr.splitlines()[-1] if self.stderr else f"exit code {returncode}"
+        super().__init__(f"git {' '.join(args)} failed: {detail}")
+
+
+class InvalidModelFileError(GitmodelError):
+    """A model file could not be parsed or broke a rule of docs/model-file.md."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"invalid model file {path}: {problem}")
+
+
+class UnsafePathError(GitmodelError):
+    """A path would escape the work tree, touch .git, follow a symlink or overwrite code."""
+
+
+class ObjectMissingError(GitmodelError):
+    """An object named by a model file is not in the cache."""
+
+    def __init__(self, oid: str, hint: str = "") -> None:
+        self.oid = oid
+        super().__init__(f"object {oid} is not in the cache{hint}")
+
+
+class CorruptObjectError(GitmodelError):
+    """A cached object's bytes do not hash to its name."""
+
+    def __init__(self, oid: str, actual: str, where: str) -> None:
+        self.oid = oid
+        self.actual = actual
+        super().__init__(
+            f"object {oid} is corrupt: its bytes hash to {actual} ({where}); "
+            "delete it and restore it with `git model add` from the original file or a pull"
+        )
+
+
+class ModelNotFoundError(GitmodelError):
+    """No model of that name or path exists."""
+
+
+class DuplicateModelError(GitmodelError):
+    """Two model files claim the same name (or names that differ only by case)."""
+
+
+class ConfigError(GitmodelError):
+    """The gitmodel configuration is invalid."""
+
+
+class InstallError(GitmodelError):
+    """Hooks could not be installed or uninstalled."""
+
+
+class ConflictError(GitmodelError):
+    """A model file is left unresolved by a merge."""
+
+
+class VersionError(GitmodelError):
+    """A version, tag or version spec is invalid or matches nothing."""
+
+
+class RemoteError(GitmodelError):
+    """A remote could not be reached or did not have what was asked."""

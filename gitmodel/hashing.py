@@ -1,0 +1,164 @@
+"""Streaming SHA-256, and a stat cache so that unchanged files are not hashed again.
+
+Objects are named by the SHA-256 of their bytes (DESIGN.md decision 1), read in 1 MiB chunks so a
+model is never held in memory. Copies hash in a second thread: hashlib releases the GIL on large
+buffers, so a copy costs about max(hash, write) instead of their sum (measured here at 512 MiB:
+0.33 s hashing, 0.14 s writing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+CHUNK_SIZE = 1 << 20
+OID_PREFIX = "sha256:"
+
+Progress = Callable[[int], None]
+"""Called with the number of bytes just processed."""
+
+
+def oid_of_hex(hexdigest: str) -> str:
+    return OID_PREFIX + hexdigest
+
+
+def hash_stream(stream: BinaryIO, progress: Progress | None = None) -> tuple[str, int]:
+    """(``sha256:<hex>``, size) of everything left in ``stream``."""
+    digest = hashlib.sha256()
+    size = 0
+    while chunk := stream.read(CHUNK_SIZE):
+        digest.update(chunk)
+        size += len(chunk)
+        if progress:
+            progress(len(chunk))
+    return oid_of_hex(digest.hexdigest()), size
+
+
+def hash_file(path: Path, progress: Progress | None = None) -> tuple[str, int]:
+    with open(path, "rb") as stream:
+        return hash_stream(stream, progress)
+
+
+def copy_hashing(
+    source: BinaryIO, target: BinaryIO, progress: Progress | None = None
+) -> tuple[str, int]:
+    """Copy ``source`` to ``target`` and return the oid and size of exactly the bytes written."""
+    digest = hashlib.sha256()
+    chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=16)
+    failure: list[BaseException] = []
+
+    def consume() -> None:
+        try:
+            while (chunk := chunks.get()) is not None:
+                digest.update(chunk)
+        except BaseException as exc:  # pragma: no cover - hashlib does not fail on bytes
+            failure.append(exc)
+
+    hasher = threading.Thread(target=consume, name="gitmodel-hash", daemon=True)
+    hasher.start()
+    size = 0
+    try:
+        while chunk := source.read(CHUNK_SIZE):
+            chunks.put(chunk)
+            target.write(chunk)
+            size += len(chunk)
+            if progress:
+                progress(len(chunk))
+    finally:
+        chunks.put(None)
+        hasher.join()
+    if failure:  # pragma: no cover
+        raise failure[0]
+    return oid_of_hex(digest.hexdigest()), size
+
+
+# A file whose mtime is this close to the moment we hashed it may have been written again within
+# the same timestamp tick, so its stat alone cannot prove it unchanged ("racy git", see git's
+# Documentation/technical/racy-git.txt). Filesystems with whole-second timestamps get a 2 s margin.
+RACY_MARGIN_NS = 20_000_000
+COARSE_RACY_MARGIN_NS = 2_000_000_000
+
+
+def _racy(stat: os.stat_result, hashed_at_ns: int) -> bool:
+    coarse = stat.st_mtime_ns % 1_000_000_000 == 0
+    margin = COARSE_RACY_MARGIN_NS if coarse else RACY_MARGIN_NS
+    return stat.st_mtime_ns >= hashed_at_ns - margin or stat.st_ctime_ns >= hashed_at_ns - margin
+
+
+class StatCache:
+    """Remembers the oid of a file for as long as its (inode, size, mtime, ctime) stay the same.
+
+    Kept in SQLite so two gitmodel processes can use it at once without losing the file.
+    """
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path
+        self._conn: sqlite3.Connection | None = None
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.db_path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS stat (path TEXT PRIMARY KEY, inode INTEGER, "
+                "size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER, hashed_at_ns INTEGER, "
+                "oid TEXT)"
+            )
+            self._conn = conn
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def lookup(self, path: Path, stat: os.stat_result) -> str | None:
+        """The oid recorded for ``path`` if its stat is unchanged and was not racy."""
+        if not self.db_path.exists():
+            return None
+        row = self._db().execute(
+            "SELECT inode, size, mtime_ns, ctime_ns, hashed_at_ns, oid FROM stat WHERE path = ?",
+            (str(path),),
+        ).fetchone()
+        if row is None:
+            return None
+        inode, size, mtime_ns, ctime_ns, hashed_at_ns, oid = row
+        if (inode, size, mtime_ns, ctime_ns) != (
+            stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
+        ):
+            return None
+        if _racy(stat, hashed_at_ns):
+            return None
+        return str(oid)
+
+    def record(self, path: Path, stat: os.stat_result, oid: str, hashed_at_ns: int) -> None:
+        """Remember that ``path`` with ``stat`` holds ``oid``, hashed starting at ``hashed_at_ns``."""
+        self._db().execute(
+            "INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns,
+             hashed_at_ns, oid),
+        )
+
+    def forget(self, path: Path) -> None:
+        if self.db_path.exists():
+            self._db().execute("DELETE FROM stat WHERE path = ?", (str(path),))
+
+    def oid_of(self, path: Path, progress: Progress | None = None) -> tuple[str, int]:
+        """(oid, size) of ``path``: from the cache when its stat allows, else by hashing it."""
+        stat = path.stat()
+        cached = self.lookup(path, stat)
+        if cached is not None:
+            return cached, stat.st_size
+        started = time.time_ns()
+        oid, size = hash_file(path, progress)
+        after = path.stat()
+        if (after.st_mtime_ns, after.st_size) == (stat.st_mtime_ns, stat.st_size):
+            self.record(path, after, oid, started)
+        return oid, size

@@ -1,0 +1,282 @@
+"""Parse, validate and write model files (docs/model-file.md is the spec; keep the two in step).
+
+A model file is the small TOML file committed beside an artifact: the pointer (path, oid and size of
+every file of the artifact) plus the model's metadata. Model files come from clones, so they are
+untrusted input: every rule here is checked on read, and every failure is an
+:class:`InvalidModelFileError` naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import PurePosixPath
+from typing import Any
+
+import tomli_w
+
+from gitmodel.errors import InvalidModelFileError
+
+FORMAT_VERSION = 1
+SUFFIX = ".model.toml"
+PATHSPEC = f"*{SUFFIX}"
+MAX_MODEL_FILE_BYTES = 1 << 20  # refused before parsing: no model file comes close
+MAX_SIZE = 1 << 53
+NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9\-/_]*[a-z0-9])?$")
+_OID_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+_COMMIT_RE = re.compile(r"^([0-9a-f]{40}|[0-9a-f]{64})?$")
+_UNSAFE_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")
+
+Scalar = str | int | float | bool
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One file of an artifact: its path relative to the model file's directory."""
+
+    path: str
+    oid: str
+    size: int
+
+
+@dataclass(frozen=True)
+class DataInput:
+    """A training-data input: a path relative to the repo root and the hash of its content."""
+
+    path: str
+    oid: str
+    size: int
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    name: str
+    artifact: str  # relative to the model file's directory
+    files: tuple[FileEntry, ...]
+    description: str = ""
+    created: str = ""
+    author: str = ""
+    code_commit: str = ""
+    code_dirty: bool = False
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    data: tuple[DataInput, ...] = ()
+
+    @property
+    def is_directory(self) -> bool:
+        return not (len(self.files) == 1 and self.files[0].path == self.artifact)
+
+    @property
+    def oids(self) -> set[str]:
+        return {f.oid for f in self.files}
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.files)
+
+    def with_metadata(self, **changes: Any) -> ModelFile:
+        return replace(self, **changes)
+
+
+def model_file_path_for(artifact: str) -> str:
+    """The model file committed beside ``artifact`` (a repo-relative path)."""
+    return artifact.rstrip("/") + SUFFIX
+
+
+def is_model_file_path(path: str) -> bool:
+    return path.endswith(SUFFIX)
+
+
+def check_relative_path(path: object, what: str) -> str:
+    """Return ``path`` if it is a safe relative ``/``-separated path, else raise ValueError."""
+    if not isinstance(path, str) or not path:
+        raise ValueError(f"{what} must be a non-empty string")
+    if _UNSAFE_CHARS.search(path):
+        raise ValueError(f"{what} {path!r} contains a backslash or control character")
+    if path.startswith("/"):
+        raise ValueError(f"{what} {path!r} must be relative")
+    for part in path.split("/"):
+        if part in ("", ".", ".."):
+            raise ValueError(f"{what} {path!r} has an empty, '.' or '..' component")
+        if part.lower() == ".git":
+            raise ValueError(f"{what} {path!r} has a '.git' component")
+    return path
+
+
+def _sort_tables(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _sort_tables(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sort_tables(v) for v in value]
+    return value
+
+
+def dumps(model: ModelFile) -> str:
+    """Canonical TOML: fixed key order, sorted params and metrics, so diffs show only changes."""
+    doc: dict[str, Any] = {
+        "format": FORMAT_VERSION,
+        "name": model.name,
+        "artifact": model.artifact,
+        "description": model.description,
+        "created": model.created,
+        "author": model.author,
+        "code": {"commit": model.code_commit, "dirty": model.code_dirty},
+        "files": [{"path": f.path, "oid": f.oid, "size": f.size}
+                  for f in sorted(model.files, key=lambda f: f.path)],
+        "params": _sort_tables(model.params),
+        "metrics": _sort_tables(model.metrics),
+        "data": [{"path": d.path, "oid": d.oid, "size": d.size}
+                 for d in sorted(model.data, key=lambda d: d.path)],
+    }
+    if not doc["data"]:
+        del doc["data"]
+    header = "# gitmodel model file, format 1 (docs/model-file.md). Written by `git model add`.\n"
+    return header + tomli_w.dumps(doc)
+
+
+def loads(data: bytes, source: str) -> ModelFile:
+    """Parse and validate a model file's bytes; ``source`` names it in errors."""
+    if len(data) > MAX_MODEL_FILE_BYTES:
+        raise InvalidModelFileError(
+            source, f"{len(data)} bytes is over the {MAX_MODEL_FILE_BYTES}-byte limit"
+        )
+    try:
+        text = data.decode("utf-8")
+        doc = tomllib.loads(text)
+    except UnicodeDecodeError:
+        raise InvalidModelFileError(source, "not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidModelFileError(source, f"not valid TOML ({exc})") from None
+    except RecursionError:
+        raise InvalidModelFileError(source, "not valid TOML (nested too deeply)") from None
+    try:
+        return _from_document(doc)
+    except ValueError as exc:
+        raise InvalidModelFileError(source, str(exc)) from None
+
+
+def _require(doc: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str = "") -> Any:
+    label = f"{where}{key}"
+    if key not in doc:
+        raise ValueError(f"field '{label}' is missing")
+    value = doc[key]
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        raise ValueError(f"field '{label}' must be a {_toml_type(names)}")
+    return value
+
+
+def _toml_type(python_name: str) -> str:
+    return {"str": "string", "int": "integer", "bool": "boolean", "dict": "table",
+            "list": "array"}.get(python_name, python_name)
+
+
+def _check_oid(value: object, label: str) -> str:
+    if not isinstance(value, str) or not _OID_RE.match(value):
+        raise ValueError(f"field '{label}' must be 'sha256:' and 64 lowercase hex digits")
+    return value
+
+
+def _check_size(value: object, label: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < MAX_SIZE:
+        raise ValueError(f"field '{label}' must be an integer from 0 to 2^53-1")
+    return value
+
+
+def _from_document(doc: dict[str, Any]) -> ModelFile:
+    version = _require(doc, "format", int)
+    if version != FORMAT_VERSION:
+        raise ValueError(
+            f"field 'format' is {version}, which this gitmodel does not know "
+            f"(it reads format {FORMAT_VERSION}); upgrade gitmodel"
+        )
+    name = _require(doc, "name", str)
+    if not NAME_RE.match(name):
+        raise ValueError(
+            f"field 'name' {name!r} must be lowercase letters, digits, '-', '_' or '/', "
+            "starting and ending with a letter or digit"
+        )
+    try:
+        artifact = check_relative_path(_require(doc, "artifact", str), "field 'artifact'")
+    except ValueError:
+        raise
+    raw_files = _require(doc, "files", list)
+    if not raw_files:
+        raise ValueError("field 'files' must list at least one file")
+    files = []
+    seen: set[str] = set()
+    for i, entry in enumerate(raw_files):
+        where = f"files[{i}]."
+        if not isinstance(entry, dict):
+            raise ValueError(f"field 'files[{i}]' must be a table")
+        path = check_relative_path(_require(entry, "path", str, where), f"field '{where}path'")
+        if path != artifact and not path.startswith(artifact + "/"):
+            raise ValueError(f"field '{where}path' {path!r} is not inside artifact {artifact!r}")
+        if path.lower() in seen:
+            raise ValueError(f"field '{where}path' {path!r} is listed twice (or differs by case)")
+        seen.add(path.lower())
+        files.append(FileEntry(path, _check_oid(entry.get("oid"), f"{where}oid"),
+                               _check_size(entry.get("size"), f"{where}size")))
+    # A file may not also be a folder of another file ("a" and "a/b").
+    for path in seen:
+        parent = PurePosixPath(path).parent
+        while str(parent) not in (".", ""):
+            if str(parent) in seen:
+                raise ValueError(f"field 'files' lists {parent} both as a file and a folder")
+            parent = parent.parent
+    code = doc.get("code", {})
+    if not isinstance(code, dict):
+        raise ValueError("field 'code' must be a table")
+    commit = code.get("commit", "")
+    if not isinstance(commit, str) or not _COMMIT_RE.match(commit):
+        raise ValueError("field 'code.commit' must be a full commit id or empty")
+    dirty = code.get("dirty", False)
+    if not isinstance(dirty, bool):
+        raise ValueError("field 'code.dirty' must be a boolean")
+    data = []
+    for i, entry in enumerate(doc.get("data", [])):
+        where = f"data[{i}]."
+        if not isinstance(entry, dict):
+            raise ValueError(f"field 'data[{i}]' must be a table")
+        data.append(DataInput(
+            check_relative_path(_require(entry, "path", str, where), f"field '{where}path'"),
+            _check_oid(entry.get("oid"), f"{where}oid"),
+            _check_size(entry.get("size"), f"{where}size"),
+        ))
+    strings = {}
+    for key in ("description", "created", "author"):
+        value = doc.get(key, "")
+        if not isinstance(value, str):
+            raise ValueError(f"field '{key}' must be a string")
+        strings[key] = value
+    tables = {}
+    for key in ("params", "metrics"):
+        value = doc.get(key, {})
+        if not isinstance(value, dict):
+            raise ValueError(f"field '{key}' must be a table")
+        tables[key] = value
+    return ModelFile(
+        name=name, artifact=artifact, files=tuple(sorted(files, key=lambda f: f.path)),
+        description=strings["description"], created=strings["created"],
+        author=strings["author"], code_commit=commit, code_dirty=dirty,
+        params=tables["params"], metrics=tables["metrics"],
+        data=tuple(sorted(data, key=lambda d: d.path)),
+    )
+
+
+def normalize_name(stem: str) -> str:
+    """GTO's artifact-name rule: lower-case, other characters to '-', trimmed to alnum ends."""
+    lowered = re.sub(r"[^a-z0-9\-/_]", "-", stem.lower())
+    return re.sub(r"^[^a-z0-9]+|[^a-z0-9]+$", "", lowered)
+
+
+def parse_scalar(text: str) -> Scalar:
+    """``--param lr=3e-4``: TOML's reading of a bare value, else the text as a string."""
+    try:
+        value = tomllib.loads(f"v = {text}")["v"]
+    except (tomllib.TOMLDecodeError, RecursionError):
+        return text
+    if isinstance(value, str | int | float | bool):
+        return value
+    return text

@@ -1,0 +1,561 @@
+"""Artifacts in the work tree: where they are, whether they match their model files, and
+bringing them back (materialize), without ever losing bytes the user made.
+
+Every write into the work tree goes through :func:`safe_target`, because model files come from
+clones and are untrusted: they must not be able to plant a hook, overwrite code, or follow a
+symlink out of the repo (DESIGN.md decision 8).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path, PurePosixPath
+
+from gitmodel import git, modelfile
+from gitmodel.config import Config
+from gitmodel.errors import (
+    CorruptObjectError,
+    DuplicateModelError,
+    GitmodelError,
+    InvalidModelFileError,
+    ObjectMissingError,
+    UnsafePathError,
+)
+from gitmodel.hashing import Progress, StatCache
+from gitmodel.modelfile import ModelFile
+from gitmodel.store import ObjectStore
+
+
+class State(StrEnum):
+    CLEAN = "clean"
+    MODIFIED = "modified"  # bytes not in the cache: an edit not yet added
+    STALE = "stale"  # bytes of another cached version
+    MISSING = "missing"  # not materialized
+    BROKEN = "broken"  # object absent or corrupt
+    CONFLICTED = "conflicted"  # a merge left the model file unresolved
+
+
+@dataclass(frozen=True)
+class Model:
+    """A model file in the work tree, parsed."""
+
+    model_file: str  # repo-relative
+    spec: ModelFile
+
+    @property
+    def base_dir(self) -> str:
+        parent = str(PurePosixPath(self.model_file).parent)
+        return "" if parent == "." else parent
+
+    def repo_path(self, relative: str) -> str:
+        return f"{self.base_dir}/{relative}" if self.base_dir else relative
+
+    @property
+    def artifact_path(self) -> str:
+        return self.repo_path(self.spec.artifact)
+
+    def file_targets(self) -> list[tuple[str, modelfile.FileEntry]]:
+        return [(self.repo_path(f.path), f) for f in self.spec.files]
+
+
+@dataclass
+class Workspace:
+    """One work tree with its shared cache and stat cache."""
+
+    repo: git.Repo
+    config: Config
+    store: ObjectStore
+    stat_cache: StatCache
+
+    @classmethod
+    def open(cls, repo: git.Repo, config: Config) -> Workspace:
+        return cls(
+            repo=repo,
+            config=config,
+            store=ObjectStore(repo.model_dir, fsync=config.fsync),
+            stat_cache=StatCache(repo.model_dir / "stat.sqlite"),
+        )
+
+    @property
+    def root(self) -> Path:
+        return self.repo.root
+
+
+# -- paths ------------------------------------------------------------------------------------
+
+def safe_target(root: Path, relative: str) -> Path:
+    """The absolute path for repo-relative ``relative``, if writing there is safe.
+
+    Refuses unsafe syntax and any existing folder on the way that is a symlink (a cloned repo
+    could otherwise commit ``models -> ../../.git/hooks`` and a model file writing through it).
+    """
+    try:
+        modelfile.check_relative_path(relative, "path")
+    except ValueError as exc:
+        raise UnsafePathError(f"refusing to write {relative!r}: {exc}") from None
+    current = root
+    parts = relative.split("/")
+    for part in parts[:-1]:
+        current = current / part
+        if current.is_symlink():
+            raise UnsafePathError(
+                f"refusing to write {relative}: {current.relative_to(root)} is a symlink; "
+                "artifacts must live in real folders of the repo"
+            )
+        if current.exists() and not current.is_dir():
+            raise UnsafePathError(f"refusing to write {relative}: {current.relative_to(root)} "
+                                  "is a file, not a folder")
+    return root / relative
+
+
+def check_not_tracked(root: Path, paths: Iterable[str], model_file: str) -> None:
+    """A model file must never name a file that git tracks (it would overwrite code)."""
+    paths = list(paths)
+    if not paths:
+        return
+    out = git.run(["ls-files", "-z", "--", *[f":(literal){p}" for p in paths]], root)
+    tracked = [p for p in out.split("\0") if p]
+    if tracked:
+        raise UnsafePathError(
+            f"model file {model_file} names {tracked[0]}, which git tracks; "
+            "a model file may only point at untracked artifacts (fix or remove the model file)"
+        )
+
+
+# -- loading ----------------------------------------------------------------------------------
+
+def model_file_paths(root: Path) -> list[str]:
+    return git.ls_files(root, [modelfile.PATHSPEC])
+
+
+def load_model(root: Path, model_file: str) -> Model:
+    path = safe_target(root, model_file)
+    if path.is_symlink() or not path.is_file():
+        raise InvalidModelFileError(model_file, "not a regular file")
+    with open(path, "rb") as stream:
+        data = stream.read(modelfile.MAX_MODEL_FILE_BYTES + 1)
+    return Model(model_file, modelfile.loads(data, model_file))
+
+
+@dataclass
+class LoadedModels:
+    models: list[Model]
+    errors: list[GitmodelError] = field(default_factory=list)
+    conflicted: set[str] = field(default_factory=set)
+
+
+def load_models(root: Path, *, strict: bool = True) -> LoadedModels:
+    """Every model file in the index that exists in the work tree, parsed and checked."""
+    paths = model_file_paths(root)
+    conflicted = git.unmerged_paths(root, [modelfile.PATHSPEC]) if paths else set()
+    result = LoadedModels([], conflicted=conflicted)
+    for path in paths:
+        if not (root / path).exists() and not (root / path).is_symlink():
+            continue
+        try:
+            result.models.append(load_model(root, path))
+        except GitmodelError as exc:
+            if strict:
+                raise
+            result.errors.append(exc)
+    check_unique_names(result.models)
+    return result
+
+
+def check_unique_names(models: Iterable[Model]) -> None:
+    seen: dict[str, Model] = {}
+    for model in models:
+        key = model.spec.name.casefold()
+        if key in seen:
+            other = seen[key]
+            raise DuplicateModelError(
+                f"model name {model.spec.name!r} is used by both {other.model_file} and "
+                f"{model.model_file} (names must be unique, ignoring case); "
+                "rename one with `git model add ARTIFACT --name NEW`"
+            )
+        seen[key] = model
+
+
+def find_model(models: Iterable[Model], name_or_path: str) -> Model | None:
+    wanted = name_or_path.rstrip("/")
+    for model in models:
+        if wanted in (model.spec.name, model.model_file, model.artifact_path):
+            return model
+    return None
+
+
+# -- status -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FileStatus:
+    path: str  # repo-relative
+    state: State
+    expected: str
+    actual: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    name: str
+    model_file: str
+    artifact: str
+    state: State
+    detail: str
+    files: tuple[FileStatus, ...] = ()
+
+
+_SEVERITY = [State.BROKEN, State.MODIFIED, State.STALE, State.MISSING, State.CLEAN]
+
+
+def current_oid(ws: Workspace, path: Path, progress: Progress | None = None) -> str | None:
+    """The oid of the bytes at ``path`` (None when absent)."""
+    try:
+        return ws.stat_cache.oid_of(path, progress)[0]
+    except FileNotFoundError:
+        return None
+
+
+def file_status(ws: Workspace, relative: str, entry: modelfile.FileEntry,
+                progress: Progress | None = None) -> FileStatus:
+    target = ws.root / relative
+    if target.is_symlink():
+        return FileStatus(relative, State.MODIFIED, entry.oid, "symlink")
+    if not target.exists():
+        state = State.MISSING if ws.store.has(entry.oid) else State.BROKEN
+        return FileStatus(relative, state, entry.oid)
+    actual = current_oid(ws, target, progress)
+    if actual == entry.oid:
+        return FileStatus(relative, State.CLEAN, entry.oid, actual)
+    if actual is not None and ws.store.same_inode(entry.oid, target):
+        # A hard-linked artifact written in place: the cache object itself is now wrong.
+        return FileStatus(relative, State.BROKEN, entry.oid, actual)
+    if actual is not None and ws.store.has(actual):
+        return FileStatus(relative, State.STALE, entry.oid, actual)
+    return FileStatus(relative, State.MODIFIED, entry.oid, actual)
+
+
+def extra_files(ws: Workspace, model: Model) -> list[str]:
+    """Files inside a directory artifact that its model file does not list."""
+    if not model.spec.is_directory:
+        return []
+    top = ws.root / model.artifact_path
+    if not top.is_dir() or top.is_symlink():
+        return []
+    listed = {rel for rel, _ in model.file_targets()}
+    extras = []
+    for dirpath, _dirs, files in os.walk(top):
+        for name in files:
+            rel = Path(dirpath, name).relative_to(ws.root).as_posix()
+            if rel not in listed:
+                extras.append(rel)
+    return sorted(extras)
+
+
+def model_status(ws: Workspace, model: Model, conflicted: bool = False,
+                 progress: Progress | None = None) -> ModelStatus:
+    spec = model.spec
+    if conflicted:
+        return ModelStatus(spec.name, model.model_file, model.artifact_path, State.CONFLICTED,
+                           "merge conflict: pick a side with `git checkout --ours/--theirs "
+                           f"{model.model_file}`, then `git model checkout {spec.name}`")
+    files = tuple(file_status(ws, rel, entry, progress) for rel, entry in model.file_targets())
+    states = {f.state for f in files}
+    extras = extra_files(ws, model)
+    if extras:
+        states.add(State.MODIFIED)
+    state = next(s for s in _SEVERITY if s in states)
+    detail = {
+        State.CLEAN: "artifact matches the model file",
+        State.MODIFIED: f"artifact changed since `git model add`: run `git model add "
+                        f"{model.artifact_path}` to keep it, or `git model checkout {spec.name} "
+                        "--force` to discard",
+        State.STALE: f"artifact holds another cached version: run `git model checkout "
+                     f"{spec.name}`",
+        State.MISSING: f"artifact not in the work tree: run `git model checkout {spec.name}`",
+        State.BROKEN: "object missing from the cache or corrupt: run `git model pull`, or "
+                      f"`git model add {model.artifact_path}` from the original file",
+    }[state]
+    if state is State.BROKEN and any(
+        f.state is State.BROKEN and f.actual is not None for f in files
+    ):
+        detail = ("the artifact is a hard link to the cache and was written in place, so the "
+                  "cache object is corrupt: `git model add` it again")
+    return ModelStatus(spec.name, model.model_file, model.artifact_path, state, detail, files)
+
+
+# -- rescue -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Rescue:
+    """Bytes saved into the cache before gitmodel replaced or removed them."""
+
+    path: str
+    oid: str
+    size: int
+    when: str
+
+
+RESCUE_LOG = "rescued.jsonl"
+
+
+def rescue(ws: Workspace, relative: str, progress: Progress | None = None) -> Rescue:
+    target = ws.root / relative
+    oid, size = ws.store.put_file(target, progress)
+    entry = Rescue(relative, oid, size, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    log = ws.repo.model_dir / RESCUE_LOG
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a", encoding="utf-8") as stream:
+        stream.write(json.dumps(entry.__dict__) + "\n")
+    return entry
+
+
+def rescued(ws: Workspace) -> list[Rescue]:
+    log = ws.repo.model_dir / RESCUE_LOG
+    if not log.exists():
+        return []
+    entries = []
+    for line in log.read_text(encoding="utf-8").splitlines():
+        with contextlib.suppress(ValueError, TypeError):
+            entries.append(Rescue(**json.loads(line)))
+    return entries
+
+
+# -- restore ----------------------------------------------------------------------------------
+
+@dataclass
+class RestoreResult:
+    model: str
+    written: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    rescued: list[Rescue] = field(default_factory=list)
+
+
+def restore(ws: Workspace, model: Model, *, force: bool = False,
+            progress: Progress | None = None,
+            fetch: Callable[[list[str]], None] | None = None) -> RestoreResult:
+    """Make ``model``'s artifact match its model file.
+
+    Bytes that are about to be replaced and are not in the cache are rescued first (unless
+    ``force``). Every object is checked before anything is touched, so a missing object leaves
+    the old bytes alone.
+    """
+    result = RestoreResult(model.spec.name)
+    targets = model.file_targets()
+    check_not_tracked(ws.root, [rel for rel, _ in targets], model.model_file)
+    paths = {rel: safe_target(ws.root, rel) for rel, _ in targets}
+    missing = [e.oid for _, e in targets if not ws.store.has(e.oid)]
+    if missing and fetch is not None:
+        fetch(sorted(set(missing)))
+        missing = [e.oid for _, e in targets if not ws.store.has(e.oid)]
+    if missing:
+        raise ObjectMissingError(
+            missing[0],
+            f" (model {model.spec.name}, {model.model_file}); the artifact was left as it is: "
+            "run `git model pull` to fetch it",
+        )
+    top = ws.root / model.artifact_path
+    if top.is_symlink():
+        raise UnsafePathError(f"refusing to replace {model.artifact_path}: it is a symlink; "
+                              "move it away and run `git model checkout` again")
+    if model.spec.is_directory and top.exists() and not top.is_dir():
+        _make_room(ws, model.artifact_path, result, force, progress)
+    elif not model.spec.is_directory and top.is_dir():
+        raise UnsafePathError(f"refusing to replace folder {model.artifact_path} with a file; "
+                              "move it away and run `git model checkout` again")
+    for rel, entry in targets:
+        target = paths[rel]
+        if target.is_symlink():
+            raise UnsafePathError(f"refusing to replace {rel}: it is a symlink")
+        if target.exists():
+            if current_oid(ws, target) == entry.oid:
+                continue
+            _make_room(ws, rel, result, force, progress, remove=False)
+        started = time.time_ns()
+        ws.store.materialize(entry.oid, target, mode=ws.config.link, progress=progress)
+        ws.stat_cache.record(target, target.stat(), entry.oid, started)
+        result.written.append(rel)
+    for rel in extra_files(ws, model):
+        _make_room(ws, rel, result, force, progress)
+    return result
+
+
+def _make_room(ws: Workspace, rel: str, result: RestoreResult, force: bool,
+               progress: Progress | None, *, remove: bool = True) -> None:
+    """Rescue ``rel``'s bytes if the cache lacks them; then (optionally) delete it."""
+    target = ws.root / rel
+    if not force:
+        oid = current_oid(ws, target, progress)
+        if oid is not None and not ws.store.has(oid):
+            result.rescued.append(rescue(ws, rel, progress))
+    if remove:
+        target.unlink()
+        ws.stat_cache.forget(target)
+        result.removed.append(rel)
+
+
+def remove_artifact(ws: Workspace, files: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    """Delete the files of a model that is gone from the commit, if their bytes are cached.
+
+    Returns (removed, kept): a file whose bytes the cache lacks is kept, never deleted.
+    """
+    removed, kept = [], []
+    for rel, _oid in files:
+        try:
+            target = safe_target(ws.root, rel)
+        except UnsafePathError:
+            continue
+        if target.is_symlink() or not target.is_file():
+            continue
+        actual = current_oid(ws, target)
+        if actual is not None and ws.store.has(actual) and not git.is_tracked(ws.root, rel):
+            target.unlink()
+            ws.stat_cache.forget(target)
+            removed.append(rel)
+            _prune_empty_dirs(ws.root, target.parent)
+        else:
+            kept.append(rel)
+    return removed, kept
+
+
+def _prune_empty_dirs(root: Path, folder: Path) -> None:
+    while folder != root and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent
+
+
+# -- what this work tree has materialized (for hooks) -----------------------------------------
+
+SYNC_RECORD = "synced.json"
+
+
+def content_hash(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except (FileNotFoundError, IsADirectoryError):
+        return None
+
+
+def load_sync_record(ws: Workspace) -> dict[str, dict[str, object]]:
+    path = ws.repo.worktree_state_dir / SYNC_RECORD
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def save_sync_record(ws: Workspace, record: dict[str, dict[str, object]]) -> None:
+    folder = ws.repo.worktree_state_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / (SYNC_RECORD + ".tmp")
+    tmp.write_text(json.dumps(record, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, folder / SYNC_RECORD)
+
+
+def record_entry(model: Model, digest: str | None) -> dict[str, object]:
+    return {"sha256": digest, "files": [[rel, e.oid] for rel, e in model.file_targets()]}
+
+
+def mark_synced(ws: Workspace, models: Iterable[Model]) -> None:
+    record = load_sync_record(ws)
+    for model in models:
+        record[model.model_file] = record_entry(model, content_hash(ws.root / model.model_file))
+    save_sync_record(ws, record)
+
+
+@dataclass
+class SyncReport:
+    restored: list[RestoreResult] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    conflicted: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def rescued(self) -> list[Rescue]:
+        return [r for result in self.restored for r in result.rescued]
+
+
+def sync(ws: Workspace, progress: Progress | None = None,
+         fetch: Callable[[list[str]], None] | None = None) -> SyncReport:
+    """Bring artifacts in line with the model files that git just moved.
+
+    Only model files whose bytes differ from what this work tree last materialized are touched,
+    so an artifact the user is editing under an unchanged model file is left alone. A model file
+    that disappeared takes its artifact with it when those bytes are cached.
+    """
+    report = SyncReport()
+    record = load_sync_record(ws)
+    paths = model_file_paths(ws.root)
+    conflicted = git.unmerged_paths(ws.root, [modelfile.PATHSPEC]) if paths else set()
+    new_record: dict[str, dict[str, object]] = {}
+    changed: list[Model] = []
+    for path in paths:
+        digest = content_hash(ws.root / path)
+        previous = record.get(path)
+        if digest is None:
+            if previous is not None:
+                new_record[path] = previous
+            continue
+        if path in conflicted:
+            report.conflicted.append(path)
+            if previous is not None:
+                new_record[path] = previous
+            continue
+        if previous is not None and previous.get("sha256") == digest:
+            new_record[path] = previous
+            continue
+        try:
+            model = load_model(ws.root, path)
+        except GitmodelError as exc:
+            report.errors.append(str(exc))
+            continue
+        changed.append(model)
+        # Files this model file no longer lists leave with the old version.
+        old_files = _recorded_files(previous)
+        now = {rel for rel, _ in model.file_targets()}
+        gone = [(rel, oid) for rel, oid in old_files if rel not in now]
+        if gone:
+            removed, kept = remove_artifact(ws, gone)
+            report.removed += removed
+            report.kept += kept
+        try:
+            report.restored.append(restore(ws, model, progress=progress, fetch=fetch))
+            new_record[path] = record_entry(model, digest)
+        except GitmodelError as exc:
+            report.errors.append(str(exc))
+    for path, previous in record.items():
+        if path in new_record or path in paths:
+            continue
+        removed, kept = remove_artifact(ws, _recorded_files(previous))
+        report.removed += removed
+        report.kept += kept
+    save_sync_record(ws, new_record)
+    return report
+
+
+def _recorded_files(entry: dict[str, object] | None) -> list[tuple[str, str]]:
+    if not entry:
+        return []
+    files = entry.get("files")
+    if not isinstance(files, list):
+        return []
+    return [(str(f[0]), str(f[1])) for f in files if isinstance(f, list) and len(f) == 2]
+
+
+def verify_objects(ws: Workspace, model: Model) -> list[str]:
+    """Oids of ``model`` that are missing from the cache or corrupt."""
+    bad = []
+    for _, entry in model.file_targets():
+        try:
+            ws.store.verify(entry.oid)
+        except (ObjectMissingError, CorruptObjectError):
+            bad.append(entry.oid)
+    return bad
