@@ -1,0 +1,122 @@
+"""Every test runs against real git in a temp dir, with its own HOME and no system git config."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+IDENTITY = {
+    "GIT_AUTHOR_NAME": "Test Author",
+    "GIT_AUTHOR_EMAIL": "author@example.com",
+    "GIT_COMMITTER_NAME": "Test Committer",
+    "GIT_COMMITTER_EMAIL": "committer@example.com",
+}
+
+
+@pytest.fixture(autouse=True)
+def isolated_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.delenv("GIT_CONFIG_GLOBAL", raising=False)
+    for key in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_TRACE"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in IDENTITY.items():
+        monkeypatch.setenv(key, value)
+    (home / ".gitconfig").write_text(
+        "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n"
+        "[protocol \"file\"]\n\tallow = always\n"
+    )
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@dataclass
+class Repo:
+    root: Path
+
+    def git(self, *args: str, check: bool = True, input: str | None = None) -> Result:
+        proc = subprocess.run(["git", *args], cwd=self.root, capture_output=True, text=True,
+                              input=input)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"git {' '.join(args)} failed ({proc.returncode}):\n"
+                                 f"{proc.stdout}\n{proc.stderr}")
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    def model(self, *args: str, check: bool = True, cwd: Path | None = None) -> Result:
+        """Run the CLI in a real process, as `git model` would."""
+        proc = subprocess.run([sys.executable, "-m", "gitmodel", *args], cwd=cwd or self.root,
+                              capture_output=True, text=True)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"git model {' '.join(args)} failed ({proc.returncode}):\n"
+                                 f"{proc.stdout}\n{proc.stderr}")
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    def write(self, rel: str, data: bytes | str) -> Path:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(data, str):
+            data = data.encode()
+        path.write_bytes(data)
+        return path
+
+    def commit(self, message: str = "commit", *args: str) -> None:
+        self.git("commit", "-q", "-m", message, *args)
+
+
+def make_repo(path: Path, *, install: bool = True) -> Repo:
+    path.mkdir(parents=True, exist_ok=True)
+    repo = Repo(path)
+    repo.git("init", "-q")
+    repo.write("train.py", "print('training')\n")
+    repo.git("add", "train.py")
+    repo.commit("initial")
+    if install:
+        repo.model("install")
+        repo.commit("gitmodel settings")
+    return repo
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Repo:
+    return make_repo(tmp_path / "repo")
+
+
+@pytest.fixture
+def bare_repo(tmp_path: Path) -> Repo:
+    return make_repo(tmp_path / "plain", install=False)
+
+
+def random_bytes(size: int, seed: int) -> bytes:
+    """Deterministic incompressible bytes."""
+    out = bytearray()
+    counter = 0
+    while len(out) < size:
+        out += hashlib.sha256(f"{seed}-{counter}".encode()).digest()
+        counter += 1
+    return bytes(out[:size])
+
+
+@pytest.fixture
+def chdir(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    def go(path: Path) -> None:
+        monkeypatch.chdir(path)
+    yield go
+    os.chdir(os.path.dirname(__file__))
