@@ -19,7 +19,8 @@ from gitmodel.errors import InstallError
 HOOKS = ("pre-commit", "post-checkout", "post-merge", "post-rewrite", "pre-push")
 MARKER = "gitmodel-hook-version"
 CHAINED_SUFFIX = ".gitmodel-chained"
-ATTRIBUTES_LINE = f"{modelfile.PATHSPEC} merge=binary"
+ATTRIBUTES_LINE = f"{modelfile.PATHSPEC} merge=binary filter=gitmodel"
+FILTER_KEY = "filter.gitmodel.process"
 TEMPLATE = Path(__file__).with_name("hooks") / "hook.sh"
 
 
@@ -97,6 +98,7 @@ def install(repo: git.Repo, python: str = sys.executable) -> InstallResult:
         else:
             result.installed.append(hook)
         _write(path, text)
+    git.config_set(repo.root, FILTER_KEY, f"'{python}' -m gitmodel.filter")
     if write_default(repo.root):
         result.created.append(".gitmodel.toml")
     if _ensure_attributes(repo.root):
@@ -114,8 +116,10 @@ def _write(path: Path, text: str) -> None:
 
 
 def _ensure_attributes(root: Path) -> bool:
-    """Mark model files ``merge=binary``: a line-wise merge could pair one side's oid with the
-    other side's metrics, inventing a model that never existed."""
+    """Mark model files ``merge=binary`` (a line-wise merge could pair one side's oid with the
+    other side's metrics, inventing a model that never existed) and ``filter=gitmodel`` (so
+    ``reset --hard`` and ``stash``, which run no hook, restore artifacts too). A clone without
+    gitmodel installed has no such filter defined, and git then passes the files through."""
     path = root / ".gitattributes"
     existing = path.read_text(encoding="utf-8") if path.exists() else ""
     if ATTRIBUTES_LINE in existing.splitlines():
@@ -136,6 +140,7 @@ class UninstallResult:
 def uninstall(repo: git.Repo) -> UninstallResult:
     hooks_dir = git.hooks_dir(repo)
     result = UninstallResult(hooks_dir)
+    git.config_unset(repo.root, FILTER_KEY)
     for hook in HOOKS:
         path = hooks_dir / hook
         chained = hooks_dir / (hook + CHAINED_SUFFIX)

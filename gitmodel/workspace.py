@@ -496,41 +496,25 @@ def sync(ws: Workspace, progress: Progress | None = None,
     paths = model_file_paths(ws.root)
     conflicted = git.unmerged_paths(ws.root, [modelfile.PATHSPEC]) if paths else set()
     new_record: dict[str, dict[str, object]] = {}
-    changed: list[Model] = []
     for path in paths:
-        digest = content_hash(ws.root / path)
         previous = record.get(path)
-        if digest is None:
+        try:
+            data = read_model_file(ws.root, path)
+        except FileNotFoundError:
             if previous is not None:
                 new_record[path] = previous
+            continue
+        except GitmodelError as exc:
+            report.errors.append(str(exc))
             continue
         if path in conflicted:
             report.conflicted.append(path)
             if previous is not None:
                 new_record[path] = previous
             continue
-        if previous is not None and previous.get("sha256") == digest:
-            new_record[path] = previous
-            continue
-        try:
-            model = load_model(ws.root, path)
-        except GitmodelError as exc:
-            report.errors.append(str(exc))
-            continue
-        changed.append(model)
-        # Files this model file no longer lists leave with the old version.
-        old_files = _recorded_files(previous)
-        now = {rel for rel, _ in model.file_targets()}
-        gone = [(rel, oid) for rel, oid in old_files if rel not in now]
-        if gone:
-            removed, kept = remove_artifact(ws, gone)
-            report.removed += removed
-            report.kept += kept
-        try:
-            report.restored.append(restore(ws, model, progress=progress, fetch=fetch))
-            new_record[path] = record_entry(model, digest)
-        except GitmodelError as exc:
-            report.errors.append(str(exc))
+        entry = apply_model_file(ws, path, data, previous, report, progress, fetch)
+        if entry is not None:
+            new_record[path] = entry
     for path, previous in record.items():
         if path in new_record or path in paths:
             continue
@@ -539,6 +523,43 @@ def sync(ws: Workspace, progress: Progress | None = None,
         report.kept += kept
     save_sync_record(ws, new_record)
     return report
+
+
+def read_model_file(root: Path, path: str) -> bytes:
+    """A model file's bytes from the work tree (FileNotFoundError when it is not there)."""
+    target = safe_target(root, path)
+    if target.is_symlink() or (target.exists() and not target.is_file()):
+        raise InvalidModelFileError(path, "not a regular file")
+    with open(target, "rb") as stream:
+        return stream.read(modelfile.MAX_MODEL_FILE_BYTES + 1)
+
+
+def apply_model_file(ws: Workspace, path: str, data: bytes, previous: dict[str, object] | None,
+                     report: SyncReport, progress: Progress | None = None,
+                     fetch: Callable[[list[str]], None] | None = None) -> dict[str, object] | None:
+    """Materialize what model file ``path`` (holding ``data``) names, if it changed since
+    ``previous`` (its record entry); return its new record entry, or None if it failed."""
+    digest = hashlib.sha256(data).hexdigest()
+    if previous is not None and previous.get("sha256") == digest:
+        return previous
+    try:
+        model = Model(path, modelfile.loads(data, path))
+    except GitmodelError as exc:
+        report.errors.append(str(exc))
+        return None
+    # Files this model file no longer lists leave with the old version.
+    now = {rel for rel, _ in model.file_targets()}
+    gone = [(rel, oid) for rel, oid in _recorded_files(previous) if rel not in now]
+    if gone:
+        removed, kept = remove_artifact(ws, gone)
+        report.removed += removed
+        report.kept += kept
+    try:
+        report.restored.append(restore(ws, model, progress=progress, fetch=fetch))
+    except GitmodelError as exc:
+        report.errors.append(str(exc))
+        return None
+    return record_entry(model, digest)
 
 
 def _recorded_files(entry: dict[str, object] | None) -> list[tuple[str, str]]:

@@ -1,0 +1,139 @@
+"""A long-running smudge filter (``filter.gitmodel.process``) that restores artifacts wherever git
+writes a model file, including where git runs no hook: ``git reset --hard``, ``git stash`` and
+``git stash pop``.
+
+git 2.39 calls a filter declared for ``*.model.toml`` in ``.gitattributes`` exactly when it writes
+a model file (DESIGN.md, "Observed here"), so this costs nothing when no model file moves. The
+model file's bytes pass through unchanged; the artifact is materialized beside it. The filter
+never fails a checkout: problems are reported on stderr and ``git model status`` shows them.
+Protocol: gitprotocol-long-running-process(5), pkt-line framing.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import BinaryIO
+
+from gitmodel import api, modelfile
+from gitmodel.hook import report_sync
+from gitmodel.workspace import SyncReport, apply_model_file, load_sync_record, save_sync_record
+
+MAX_PACKET_DATA = 65516
+
+
+class ProtocolError(Exception):
+    pass
+
+
+def read_packet(stream: BinaryIO) -> bytes | None:
+    """One pkt-line's payload, or None for a flush packet."""
+    header = stream.read(4)
+    if len(header) < 4:
+        raise EOFError
+    length = int(header, 16)
+    if length == 0:
+        return None
+    if length < 4:
+        raise ProtocolError(f"bad pkt-line length {length}")
+    payload = stream.read(length - 4)
+    if len(payload) != length - 4:
+        raise EOFError
+    return payload
+
+
+def read_text_list(stream: BinaryIO) -> list[str]:
+    lines = []
+    while (packet := read_packet(stream)) is not None:
+        lines.append(packet.decode("utf-8", "surrogateescape").rstrip("\n"))
+    return lines
+
+
+def read_content(stream: BinaryIO) -> bytes:
+    chunks = []
+    while (packet := read_packet(stream)) is not None:
+        chunks.append(packet)
+    return b"".join(chunks)
+
+
+def write_packet(stream: BinaryIO, payload: bytes) -> None:
+    stream.write(b"%04x" % (len(payload) + 4) + payload)
+
+
+def flush(stream: BinaryIO) -> None:
+    stream.write(b"0000")
+    stream.flush()
+
+
+def write_text(stream: BinaryIO, *lines: str) -> None:
+    for line in lines:
+        write_packet(stream, (line + "\n").encode())
+    flush(stream)
+
+
+def handshake(stdin: BinaryIO, stdout: BinaryIO) -> None:
+    welcome = read_text_list(stdin)
+    if "git-filter-client" not in welcome or "version=2" not in welcome:
+        raise ProtocolError(f"unexpected filter handshake {welcome!r}")
+    write_text(stdout, "git-filter-server", "version=2")
+    capabilities = read_text_list(stdin)
+    if "capability=smudge" not in capabilities:
+        raise ProtocolError("git did not offer the smudge capability")
+    write_text(stdout, "capability=smudge")
+
+
+class Restorer:
+    """Materializes artifacts for model files as git writes them, one process per git command."""
+
+    def __init__(self) -> None:
+        self.ws = api.open_workspace()
+        self.record = load_sync_record(self.ws)
+
+    def smudged(self, path: str, data: bytes) -> None:
+        if not modelfile.is_model_file_path(path):
+            return
+        report = SyncReport()
+        entry = apply_model_file(self.ws, path, data, self.record.get(path), report)
+        if entry is not None:
+            self.record[path] = entry
+            save_sync_record(self.ws, self.record)
+        report_sync(report)
+
+
+def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
+    handshake(stdin, stdout)
+    restorer: Restorer | None = None
+    while True:
+        try:
+            headers = read_text_list(stdin)
+        except EOFError:
+            return
+        fields = dict(h.split("=", 1) for h in headers if "=" in h)
+        content = read_content(stdin)
+        if fields.get("command") == "smudge":
+            try:
+                if restorer is None:
+                    restorer = Restorer()
+                restorer.smudged(fields.get("pathname", ""), content)
+            except Exception as exc:  # a checkout must never fail because of us
+                print(f"gitmodel: warning: could not restore the artifact of "
+                      f"{fields.get('pathname')}: {exc}", file=sys.stderr)
+        write_text(stdout, "status=success")
+        for start in range(0, len(content), MAX_PACKET_DATA):
+            write_packet(stdout, content[start:start + MAX_PACKET_DATA])
+        flush(stdout)
+        flush(stdout)  # keep status=success
+
+
+def main() -> int:
+    try:
+        serve(sys.stdin.buffer, sys.stdout.buffer)
+    except (EOFError, BrokenPipeError):
+        return 0
+    except ProtocolError as exc:
+        print(f"gitmodel: filter: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
