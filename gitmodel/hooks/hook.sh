@@ -42,10 +42,12 @@ run_gitmodel() {
 
 case "$hook" in
   pre-commit|pre-push)
-    run_chained "$@" || exit $?
-    case "$hook" in pre-push) [ -n "$stdin_data" ] || exit 0 ;; esac
-    run_gitmodel "$@"
-    exit $? ;;
+    # both run, so the user sees every reason at once; either can refuse
+    run_chained "$@"
+    status=$?
+    case "$hook" in pre-push) [ -n "$stdin_data" ] || exit $status ;; esac
+    run_gitmodel "$@" || exit $?
+    exit $status ;;
   post-checkout)
     run_chained "$@"
     status=$?

@@ -1,0 +1,107 @@
+"""The pre-commit hook refuses commits that would lose or corrupt a model."""
+
+from __future__ import annotations
+
+
+from conftest import Repo, random_bytes
+
+ART = "models/m.pt"
+MODEL_FILE = ART + ".model.toml"
+
+
+def refused(repo: Repo, message: str = "attempt") -> str:
+    result = repo.git("commit", "-m", message, check=False)
+    assert result.returncode != 0, "the commit should have been refused"
+    assert "commit refused" in result.stderr
+    return result.stderr
+
+
+def added(repo: Repo) -> None:
+    repo.write(ART, random_bytes(5000, 1))
+    repo.model("add", ART)
+
+
+def test_clean_commit_passes(repo: Repo) -> None:
+    added(repo)
+    repo.commit("ok")
+
+
+def test_malformed_model_file(repo: Repo) -> None:
+    added(repo)
+    repo.write(MODEL_FILE, "format = 1\nname = [unclosed\n")
+    repo.git("add", MODEL_FILE)
+    assert "invalid model file models/m.pt.model.toml: not valid TOML" in refused(repo)
+
+
+def test_missing_object(repo: Repo) -> None:
+    added(repo)
+    text = (repo.root / MODEL_FILE).read_text()
+    oid_line = next(line for line in text.splitlines() if line.startswith("oid = "))
+    repo.write(MODEL_FILE, text.replace(oid_line, 'oid = "sha256:' + "ab" * 32 + '"'))
+    repo.git("add", MODEL_FILE)
+    assert "not in the cache" in refused(repo)
+
+
+def test_artifact_modified_but_not_readded(repo: Repo) -> None:
+    added(repo)
+    repo.write(ART, random_bytes(5000, 2))
+    stderr = refused(repo)
+    assert "changed since `git model add`" in stderr
+    assert f"git model add {ART}" in stderr
+    repo.model("add", ART)
+    repo.commit("now it passes")
+
+
+def test_large_binary_refused_and_large_csv_passes(repo: Repo) -> None:
+    repo.git("config", "model.maxBinarySize", "100000")
+    repo.write("weights.dat", b"\0" + random_bytes(200_000, 3))
+    repo.git("add", "weights.dat")
+    stderr = refused(repo)
+    assert "binary file of 0.2 MiB is staged into git" in stderr
+    assert "git model add weights.dat" in stderr
+    repo.git("rm", "-q", "--cached", "weights.dat")
+    repo.write("table.csv", "a,b\n" * 100_000)
+    repo.git("add", "table.csv")
+    repo.commit("a large csv is fine")
+
+
+def test_known_model_format_refused_at_default_limit(repo: Repo) -> None:
+    (repo.root / "big.safetensors").write_bytes(b"x" * (10 * 1024 * 1024 + 1))
+    repo.git("add", "big.safetensors")
+    assert "a model file of 10.0 MiB" in refused(repo)
+
+
+def test_small_model_format_passes(repo: Repo) -> None:
+    repo.write("tiny.pkl", random_bytes(100, 4))
+    repo.git("add", "tiny.pkl")
+    repo.commit("tiny pickles are allowed")
+
+
+def test_duplicate_names_refused(repo: Repo) -> None:
+    added(repo)
+    repo.write("other/m.pt", random_bytes(100, 5))
+    repo.model("add", "other/m.pt", "--name", "m2")
+    text = (repo.root / "other/m.pt.model.toml").read_text().replace('name = "m2"', 'name = "m"')
+    repo.write("other/m.pt.model.toml", text)
+    repo.git("add", "other/m.pt.model.toml")
+    assert "is used by both" in refused(repo)
+
+
+def test_model_file_naming_a_tracked_file_refused(repo: Repo) -> None:
+    added(repo)
+    text = (repo.root / MODEL_FILE).read_text()
+    repo.write("models/code.py", "print()\n")
+    repo.git("add", "models/code.py")
+    hijack = text.replace('artifact = "m.pt"', 'artifact = "code.py"').replace(
+        'path = "m.pt"', 'path = "code.py"')
+    repo.write(MODEL_FILE, hijack)
+    repo.git("add", MODEL_FILE)
+    assert "which git tracks" in refused(repo)
+
+
+def test_check_command_matches_the_hook(repo: Repo) -> None:
+    added(repo)
+    repo.write(ART, random_bytes(5000, 9))
+    result = repo.model("check", check=False)
+    assert result.returncode == 1
+    assert "changed since `git model add`" in result.stderr
