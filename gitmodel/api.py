@@ -284,7 +284,8 @@ def _add_one(ws: Workspace, models: list[Model], path: Path | str, name: str | N
         author = git.identity(ws.root)
         commit = git.head_commit(ws.root) or ""
         dirty = bool(commit) and git.is_dirty(
-            ws.root, exclude=[modelfile.PATHSPEC, ".gitignore", "**/.gitignore"])
+            ws.root, exclude=[modelfile.PATHSPEC, ".gitignore", "**/.gitignore",
+                     config_mod.CONFIG_FILE])
     for data_path in data:
         entry = _data_input(ws, data_path, progress)
         new_data[entry.path] = entry

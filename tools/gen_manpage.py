@@ -1,4 +1,4 @@
-"""Write man/git-model.1 from the CLI itself, so `git model --help` (which git hands to
+"""Write man/man1/git-model.1 from the CLI itself, so `git model --help` (which git hands to
 `man git-model`) always lists every command. Run: python tools/gen_manpage.py
 tests/test_cli.py fails when the committed page is out of date."""
 
@@ -13,7 +13,7 @@ import typer.main
 from gitmodel import __version__
 from gitmodel.cli import app
 
-PAGE = Path(__file__).resolve().parents[1] / "man" / "git-model.1"
+PAGE = Path(__file__).resolve().parents[1] / "man" / "man1" / "git-model.1"
 
 
 def _escape(text: str) -> str:
@@ -64,6 +64,6 @@ def render() -> str:
 
 
 if __name__ == "__main__":
-    PAGE.parent.mkdir(exist_ok=True)
+    PAGE.parent.mkdir(parents=True, exist_ok=True)
     PAGE.write_text(render(), encoding="utf-8")
     sys.stdout.write(f"wrote {PAGE}\n")
