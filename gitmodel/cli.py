@@ -280,6 +280,12 @@ def check(
         raise typer.Exit(1)
 
 
+# The other command groups register themselves on `app` when imported.
+from gitmodel import cli_registry, cli_remote  # noqa: E402
+
+__all__ = ["app", "cli_registry", "cli_remote", "run"]
+
+
 def _log_unexpected() -> str:
     fd, path = tempfile.mkstemp(prefix="gitmodel-crash-", suffix=".log")
     with os.fdopen(fd, "w") as stream:

@@ -94,7 +94,7 @@ def test_rebase_restores_the_rebased_model(repo: Repo) -> None:
 
 
 def test_amend_keeps_the_artifact(repo: Repo) -> None:
-    v1, _ = two_versions(repo)
+    _v1, _ = two_versions(repo)
     repo.write(ART, random_bytes(70_000, 9))
     repo.model("add", ART, "--metric", "acc=0.5")
     repo.commit("amended", "--amend")
@@ -102,7 +102,7 @@ def test_amend_keeps_the_artifact(repo: Repo) -> None:
 
 
 def test_worktree_add_materializes_and_shares_the_cache(repo: Repo, tmp_path: Path) -> None:
-    v1, v2 = two_versions(repo)
+    v1, _v2 = two_versions(repo)
     wt = tmp_path / "wt"
     repo.git("worktree", "add", "-q", str(wt), "HEAD~1")
     assert sha256_file(wt / ART) == v1
@@ -137,7 +137,7 @@ def test_model_file_removed_keeps_unadded_edit(repo: Repo) -> None:
 
 
 def test_edited_artifact_is_rescued_before_checkout_replaces_it(repo: Repo) -> None:
-    v1, v2 = two_versions(repo)
+    v1, _v2 = two_versions(repo)
     repo.write(ART, random_bytes(80_000, 3))
     edited = sha256_file(repo.root / ART)
     result = repo.git("checkout", "HEAD~1")
@@ -195,7 +195,7 @@ def sha256_file_bytes(data: bytes) -> str:
 
 
 def test_fresh_clone_install_materializes(repo: Repo, tmp_path: Path) -> None:
-    v1, v2 = two_versions(repo)
+    _v1, v2 = two_versions(repo)
     clone = tmp_path / "clone"
     Repo(tmp_path).git("clone", "-q", str(repo.root), str(clone))
     # the clone shares no cache: point it at the same objects by copying the cache
@@ -216,7 +216,7 @@ def test_reset_hard_restores_through_the_filter(repo: Repo) -> None:
 
 
 def test_stash_and_pop_restore_through_the_filter(repo: Repo) -> None:
-    v1, v2 = two_versions(repo)
+    _v1, v2 = two_versions(repo)
     repo.write(ART, random_bytes(90_000, 4))
     repo.model("add", ART)
     v3 = sha256_file(repo.root / ART)
@@ -228,7 +228,7 @@ def test_stash_and_pop_restore_through_the_filter(repo: Repo) -> None:
 
 
 def test_without_the_filter_reset_hard_shows_stale(repo: Repo) -> None:
-    v1, v2 = two_versions(repo)
+    v1, _v2 = two_versions(repo)
     repo.git("config", "--unset", "filter.gitmodel.process")
     repo.git("reset", "-q", "--hard", "HEAD~1")
     assert status_of(repo) == "stale"
