@@ -114,7 +114,7 @@ def _artifact_files(ws: Workspace, rel: str) -> list[str]:
             files.append(full.relative_to(ws.root).as_posix())
     if not files:
         raise GitmodelError(f"{rel} is an empty folder; there is nothing to add")
-    return files
+    return sorted(files)
 
 
 def load_values_file(path: Path | str) -> dict[str, Any]:
@@ -234,7 +234,7 @@ def _add_one(ws: Workspace, models: list[Model], path: Path | str, name: str | N
             raise GitmodelError(f"{rel} is inside the artifact of model {other.spec.name}")
     model_name = name or (existing.name if existing else modelfile.normalize_name(
         Path(rel).name.split(".")[0] if not (ws.root / rel).is_dir() else Path(rel).name))
-    if not model_name or not modelfile.NAME_RE.match(model_name):
+    if not model_name or not modelfile.NAME_RE.fullmatch(model_name) or "//" in model_name:
         raise GitmodelError(
             f"model name {model_name!r} is not valid: use lowercase letters, digits, '-', '_' "
             "or '/', starting and ending with a letter or digit (pass --name)"

@@ -173,7 +173,7 @@ def _toml_type(python_name: str) -> str:
 
 
 def _check_oid(value: object, label: str) -> str:
-    if not isinstance(value, str) or not _OID_RE.match(value):
+    if not isinstance(value, str) or not _OID_RE.fullmatch(value):
         raise ValueError(f"field '{label}' must be 'sha256:' and 64 lowercase hex digits")
     return value
 
@@ -192,7 +192,7 @@ def _from_document(doc: dict[str, Any]) -> ModelFile:
             f"(it reads format {FORMAT_VERSION}); upgrade gitmodel"
         )
     name = _require(doc, "name", str)
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise ValueError(
             f"field 'name' {name!r} must be lowercase letters, digits, '-', '_' or '/', "
             "starting and ending with a letter or digit"
@@ -229,13 +229,16 @@ def _from_document(doc: dict[str, Any]) -> ModelFile:
     if not isinstance(code, dict):
         raise ValueError("field 'code' must be a table")
     commit = code.get("commit", "")
-    if not isinstance(commit, str) or not _COMMIT_RE.match(commit):
+    if not isinstance(commit, str) or not _COMMIT_RE.fullmatch(commit):
         raise ValueError("field 'code.commit' must be a full commit id or empty")
     dirty = code.get("dirty", False)
     if not isinstance(dirty, bool):
         raise ValueError("field 'code.dirty' must be a boolean")
+    raw_data = doc.get("data", [])
+    if not isinstance(raw_data, list):
+        raise ValueError("field 'data' must be an array of tables")
     data = []
-    for i, entry in enumerate(doc.get("data", [])):
+    for i, entry in enumerate(raw_data):
         where = f"data[{i}]."
         if not isinstance(entry, dict):
             raise ValueError(f"field 'data[{i}]' must be a table")
@@ -274,9 +277,12 @@ def normalize_name(stem: str) -> str:
 def parse_scalar(text: str) -> Scalar:
     """``--param lr=3e-4``: TOML's reading of a bare value, else the text as a string."""
     try:
-        value = tomllib.loads(f"v = {text}")["v"]
+        doc = tomllib.loads(f"v = {text}")
     except (tomllib.TOMLDecodeError, RecursionError):
         return text
+    if list(doc) != ["v"]:  # "1\nw = 2" is more than one value: keep the text as it is
+        return text
+    value = doc["v"]
     if isinstance(value, str | int | float | bool):
         return value
     return text

@@ -32,7 +32,7 @@ class LinkMode(StrEnum):
 
 
 def is_oid(text: str) -> bool:
-    return bool(OID_RE.match(text))
+    return bool(OID_RE.fullmatch(text))
 
 
 def _reflink(source: int, target: int) -> bool:

@@ -250,7 +250,8 @@ def extra_files(ws: Workspace, model: Model) -> list[str]:
         return []
     listed = {rel for rel, _ in model.file_targets()}
     extras = []
-    for dirpath, _dirs, files in os.walk(top):
+    for dirpath, dirs, files in os.walk(top):
+        dirs[:] = [d for d in dirs if d.lower() != ".git"]
         for name in files:
             rel = Path(dirpath, name).relative_to(ws.root).as_posix()
             if rel not in listed:
@@ -348,7 +349,10 @@ def restore(ws: Workspace, model: Model, *, force: bool = False,
     """
     result = RestoreResult(model.spec.name)
     targets = model.file_targets()
-    check_not_tracked(ws.root, [rel for rel, _ in targets], model.model_file)
+    # The artifact itself as a pathspec also covers every tracked file inside a folder artifact,
+    # which restoring would otherwise treat as an extra file and remove.
+    check_not_tracked(ws.root, [model.artifact_path, *(rel for rel, _ in targets)],
+                      model.model_file)
     paths = {rel: safe_target(ws.root, rel) for rel, _ in targets}
     missing = [e.oid for _, e in targets if not ws.store.has(e.oid)]
     if missing and fetch is not None:
