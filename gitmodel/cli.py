@@ -162,6 +162,20 @@ def add(
                        f"them): {', '.join(r.dropped)}")
 
 
+def _warn_hardlink() -> None:
+    from gitmodel.store import LinkMode
+
+    if api.open_workspace().config.link is LinkMode.HARDLINK:
+        _err(HARDLINK_WARNING)
+
+
+HARDLINK_WARNING = (
+    "warning: model.link is hardlink: artifacts share their bytes with the cache, so a tool that "
+    "writes a model file in place (torch.save to the same path) corrupts the cached version; "
+    "write to a new path and `git model add` it, and `git model status` reports such writes"
+)
+
+
 def _size(n: int) -> str:
     size = float(n)
     for unit in ("B", "KiB", "MiB", "GiB"):
@@ -210,6 +224,7 @@ def checkout(
                                         help="Replace unadded changes without saving them.")] = False,
 ) -> None:
     """Make artifacts match their model files."""
+    _warn_hardlink()
     bar = ProgressBar("restoring")
     try:
         results = api.checkout(names or [], force=force, progress=bar)

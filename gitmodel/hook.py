@@ -9,6 +9,7 @@ import sys
 
 from gitmodel import api, checks
 from gitmodel.errors import GitmodelError
+from gitmodel.store import LinkMode
 from gitmodel.workspace import SyncReport, sync
 
 
@@ -38,7 +39,11 @@ def report_sync(report: SyncReport) -> None:
 def post_checkout_like() -> int:
     try:
         ws = api.open_workspace()
-        report_sync(sync(ws))
+        report = sync(ws)
+        report_sync(report)
+        if ws.config.link is LinkMode.HARDLINK and any(r.written for r in report.restored):
+            _say("warning: artifacts are hard links into the cache (model.link=hardlink): "
+                 "never write them in place")
     except GitmodelError as exc:
         _say(f"warning: {exc}")
     return 0  # git ignores a post-* hook's exit code; never make the user think it failed
