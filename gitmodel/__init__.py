@@ -1,5 +1,51 @@
-"""gitmodel: version machine-learning models beside the code that made them."""
+"""gitmodel: version machine-learning models beside the code that made them.
+
+The public Python API (issue 3) is imported lazily, so ``import gitmodel`` stays cheap for the
+hooks, which import only the core::
+
+    import gitmodel
+    path = gitmodel.resolve("classifier#prod")   # Path to that version's artifact, read-only
+    meta = gitmodel.show("classifier@^1")        # a dataclass: version, commit, files, metrics…
+    gitmodel.versions("classifier")              # active versions, greatest first
+    gitmodel.stages("classifier")                # {"prod": VersionInfo(...), ...}
+    gitmodel.diff("classifier@v1.0.0", "classifier@v1.1.0")
+
+Every function takes ``cwd=`` (default: the current directory), returns dataclasses, never
+prints, and raises :class:`gitmodel.errors.GitmodelError` subclasses.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+# public name -> function in gitmodel.registry
+_REGISTRY_API = {
+    "resolve": "resolve",
+    "show": "show",
+    "stages": "current_stages",
+    "versions": "list_versions",
+    "diff": "diff",
+}
+
+if TYPE_CHECKING:
+    from gitmodel.registry import current_stages as stages
+    from gitmodel.registry import diff, resolve, show
+    from gitmodel.registry import list_versions as versions
+
+
+def __getattr__(name: str) -> Any:
+    target = _REGISTRY_API.get(name)
+    if target is None:
+        raise AttributeError(f"module 'gitmodel' has no attribute {name!r}")
+    from gitmodel import registry
+
+    return getattr(registry, target)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_REGISTRY_API])
+
+
+__all__ = ["__version__", "diff", "resolve", "show", "stages", "versions"]

@@ -32,6 +32,7 @@ from gitmodel.workspace import (
     Workspace,
     check_unique_names,
     find_model,
+    load_model,
     load_models,
     mark_synced,
     model_status,
@@ -203,32 +204,71 @@ def add(
     progress: Progress | None = None,
     cwd: Path | str | None = None,
 ) -> list[AddResult]:
-    """Cache the artifacts at ``paths``, write their model files, and stage them."""
+    """Cache the artifacts at ``paths``, write their model files, and stage them.
+
+    All model files of one call are written and staged together (one ``git add``), and if
+    staging fails every file is put back as it was.
+    """
     ws = open_workspace(cwd)
     if name is not None and len(paths) != 1:
         raise GitmodelError("--name needs exactly one path")
     if not paths:
         raise GitmodelError("name at least one model file or folder to add")
     _index_lock_check(ws)
-    loaded = load_models(ws.root)
-    results = []
+    models = load_models(ws.root).models
+    provenance = _Provenance(ws)
+    plans = []
     for path in paths:
-        results.append(_add_one(ws, loaded.models, path, name, params, metrics, data,
-                                description, progress))
-    return results
+        plan = _plan_add(ws, models, path, name, params, metrics, data, description, progress,
+                         provenance)
+        models = [m for m in models if m.model_file != plan.model.model_file] + [plan.model]
+        plans.append(plan)
+    _write_and_stage(ws, plans)
+    mark_synced(ws, [plan.model for plan in plans])
+    return [plan.result for plan in plans]
 
 
-def _add_one(ws: Workspace, models: list[Model], path: Path | str, name: str | None,
-             params: dict[str, Any] | None, metrics: dict[str, Any] | None,
-             data: Sequence[Path | str], description: str | None,
-             progress: Progress | None) -> AddResult:
+class _Provenance:
+    """Who made a model, from which commit, and whether the tree was dirty: asked of git once
+    per `add`, however many models it adds."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self._values: tuple[str, str, str, bool] | None = None
+
+    def get(self) -> tuple[str, str, str, bool]:
+        if self._values is None:
+            root = self.ws.root
+            commit = git.head_commit(root) or ""
+            dirty = bool(commit) and git.is_dirty(
+                root, exclude=[modelfile.PATHSPEC, ".gitignore", "**/.gitignore",
+                               config_mod.CONFIG_FILE])
+            self._values = (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                            git.identity(root), commit, dirty)
+        return self._values
+
+
+@dataclass
+class _AddPlan:
+    model: Model
+    text: str
+    artifact: str
+    is_dir: bool
+    tracked: list[str]
+    result: AddResult
+
+
+def _plan_add(ws: Workspace, models: list[Model], path: Path | str, name: str | None,
+              params: dict[str, Any] | None, metrics: dict[str, Any] | None,
+              data: Sequence[Path | str], description: str | None,
+              progress: Progress | None, provenance: _Provenance) -> _AddPlan:
     rel = _repo_relative(ws, path)
     if modelfile.is_model_file_path(rel) or rel == config_mod.CONFIG_FILE:
         raise GitmodelError(f"{rel} is gitmodel's own file; add the artifact it describes")
     model_file_rel = modelfile.model_file_path_for(rel)
     existing: ModelFile | None = None
     if (ws.root / model_file_rel).exists():
-        existing = Model(model_file_rel, _read_model(ws, model_file_rel)).spec
+        existing = _read_model(ws, model_file_rel)
     for other in models:
         if other.model_file != model_file_rel and rel.startswith(other.artifact_path + "/"):
             raise GitmodelError(f"{rel} is inside the artifact of model {other.spec.name}")
@@ -280,12 +320,7 @@ def _add_one(ws: Workspace, models: list[Model], path: Path | str, name: str | N
             dropped += [f"param {k}" for k in existing.params if k not in new_params]
             dropped += [f"metric {k}" for k in existing.metrics if k not in new_metrics]
             dropped += [f"data {d.path}" for d in existing.data]
-        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        author = git.identity(ws.root)
-        commit = git.head_commit(ws.root) or ""
-        dirty = bool(commit) and git.is_dirty(
-            ws.root, exclude=[modelfile.PATHSPEC, ".gitignore", "**/.gitignore",
-                     config_mod.CONFIG_FILE])
+        created, author, commit, dirty = provenance.get()
     for data_path in data:
         entry = _data_input(ws, data_path, progress)
         new_data[entry.path] = entry
@@ -297,35 +332,49 @@ def _add_one(ws: Workspace, models: list[Model], path: Path | str, name: str | N
     )
     text = modelfile.dumps(spec)
     modelfile.loads(text.encode(), model_file_rel)  # never write what we could not read back
-
-    model_file_abs = ws.root / model_file_rel
-    gitignore_rel = (f"{base}/.gitignore" if base else ".gitignore")
-    gitignore_abs = ws.root / gitignore_rel
-    saved = {p: (p.read_bytes() if p.exists() else None) for p in (model_file_abs, gitignore_abs)}
     tracked = git.tracked_under(ws.root, rel)
+    result = AddResult(name=model_name, model_file=model_file_rel, artifact=rel,
+                       files=len(entries), size=spec.size, changed=changed, hashed=hashed,
+                       dropped=dropped, untracked=tracked)
+    return _AddPlan(Model(model_file_rel, spec), text, rel, is_dir, tracked, result)
+
+
+def _write_and_stage(ws: Workspace, plans: list[_AddPlan]) -> None:
+    """Write every model file and ignore line, untrack artifacts, and stage, in one git add;
+    on failure put every file back as it was."""
+    touched: dict[Path, bytes | None] = {}
+
+    def remember(path: Path) -> None:
+        if path not in touched:
+            touched[path] = path.read_bytes() if path.exists() else None
+
+    to_stage: list[str] = []
+    to_untrack: list[str] = []
     try:
-        model_file_abs.write_text(text, encoding="utf-8")
-        _ignore_artifact(ws, rel, is_dir)
-        if tracked:
-            git.rm_cached(ws.root, [rel])
-        git.add(ws.root, [model_file_rel, gitignore_rel])
+        for plan in plans:
+            model_file_abs = ws.root / plan.model.model_file
+            remember(model_file_abs)
+            parent = plan.artifact.rpartition("/")[0]
+            gitignore_rel = f"{parent}/.gitignore" if parent else ".gitignore"
+            remember(ws.root / gitignore_rel)
+            model_file_abs.write_text(plan.text, encoding="utf-8")
+            _ignore_artifact(ws, plan.artifact, plan.is_dir)
+            to_stage += [plan.model.model_file, gitignore_rel]
+            if plan.tracked:
+                to_untrack.append(plan.artifact)
+        if to_untrack:
+            git.rm_cached(ws.root, to_untrack)
+        git.add(ws.root, sorted(set(to_stage)))
     except BaseException:
-        for p, content in saved.items():  # leave the work tree as it was
+        for path, content in touched.items():  # leave the work tree as it was
             if content is None:
-                p.unlink(missing_ok=True)
+                path.unlink(missing_ok=True)
             else:
-                p.write_bytes(content)
+                path.write_bytes(content)
         raise
-    model = Model(model_file_rel, spec)
-    mark_synced(ws, [model])
-    return AddResult(name=model_name, model_file=model_file_rel, artifact=rel, files=len(entries),
-                     size=spec.size, changed=changed, hashed=hashed, dropped=dropped,
-                     untracked=tracked)
 
 
 def _read_model(ws: Workspace, model_file_rel: str) -> ModelFile:
-    from gitmodel.workspace import load_model
-
     return load_model(ws.root, model_file_rel).spec
 
 
@@ -376,17 +425,38 @@ def _select(models: list[Model], names: Sequence[str]) -> list[Model]:
 
 def checkout(names: Sequence[str] = (), *, force: bool = False, cwd: Path | str | None = None,
              progress: Progress | None = None) -> list[RestoreResult]:
-    """Make artifacts match their model files (all, or ``names``)."""
+    """Make artifacts match their model files (all, or ``names``).
+
+    A version spec (``NAME@v1.0.0``, ``NAME@^1``, ``NAME#prod``) instead writes that version's
+    model file and artifact into the work tree, without moving HEAD.
+    """
     ws = open_workspace(cwd)
-    loaded = load_models(ws.root)
+    from gitmodel.remote import checkout_fetcher
+
+    fetch = checkout_fetcher(ws)  # missing objects come from the default remote, as in hooks
+    specs = [n for n in names if "@" in n or "#" in n]
+    names = [n for n in names if n not in specs]
     results = []
+    if specs:
+        from gitmodel import registry
+
+        for spec in specs:
+            chosen, data = registry.version_model(spec, ws.root)
+            model = Model(chosen.model_file, chosen.spec)
+            # the artifact first: a missing object leaves both files as they were
+            results.append(restore(ws, model, force=force, progress=progress, fetch=fetch))
+            registry.write_model_file(ws.root, chosen.model_file, data)
+            mark_synced(ws, [model])
+        if not names:
+            return results
+    loaded = load_models(ws.root)
     for model in _select(loaded.models, names):
         if model.model_file in loaded.conflicted:
             raise GitmodelError(
                 f"{model.model_file} has a merge conflict: pick a side with `git checkout "
                 f"--ours {model.model_file}` (or --theirs), then run this again"
             )
-        results.append(restore(ws, model, force=force, progress=progress))
+        results.append(restore(ws, model, force=force, progress=progress, fetch=fetch))
         mark_synced(ws, [model])
     return results
 

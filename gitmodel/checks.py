@@ -159,4 +159,37 @@ def check_push(ws: Workspace, updates: list[tuple[str, str, str, str]]) -> list[
                         "in this clone's cache; run `git model pull` or `git model add` it, then "
                         "push again"
                     )))
+    problems += _pushed_versions(ws, updates)
+    return problems
+
+
+def _pushed_versions(ws: Workspace, updates: list[tuple[str, str, str, str]]) -> list[Problem]:
+    """A pushed version tag (``refs/tags/NAME@vX.Y.Z``) needs its version's objects, even when
+    its commit is already on the remote and so escapes the commit walk above."""
+    from gitmodel import registry, semver
+
+    problems = []
+    for _local_ref, local_sha, remote_ref, _remote_sha in updates:
+        if local_sha == git.ZERO_OID or not remote_ref.startswith("refs/tags/"):
+            continue
+        tag = remote_ref[len("refs/tags/"):]
+        event = semver.parse_tag(tag)
+        if not isinstance(event, semver.Register):
+            continue
+        commit = git.resolve_commit(ws.root, local_sha)
+        if commit is None:
+            continue
+        found, _errors = registry.models_at(ws.root, commit)
+        if event.name not in found:
+            problems.append(Problem(tag, f"commit {commit[:12]} has no model file for "
+                                         f"{event.name}; delete the tag or re-tag the right commit"))
+            continue
+        path, spec = found[event.name]
+        for entry in spec.files:
+            if not ws.store.has(entry.oid):
+                problems.append(Problem(tag, (
+                    f"version needs object {entry.oid} ({entry.path} of {path}), which is not in "
+                    "this clone's cache; run `git model pull "
+                    f"{tag}` (or `git model add` it), then push again"
+                )))
     return problems

@@ -116,6 +116,8 @@ def install(
     from gitmodel.hook import report_sync
     from gitmodel.workspace import sync
 
+    # restore what the cache already holds; a fresh clone fetches with `git model pull`, so that
+    # a partial pull (`git model pull NAME@v1.2.0`) moves only the bytes it names
     report_sync(sync(api.open_workspace()))
 
 
@@ -190,6 +192,8 @@ def status(
     names: Annotated[list[str] | None, typer.Argument(help="Models (default: all).",
                                                       show_default=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    remote: Annotated[bool, typer.Option(
+        "--remote", help="Also show which models' objects the default remote lacks.")] = False,
 ) -> None:
     """Show whether each artifact matches its model file."""
     bar = ProgressBar("hashing")
@@ -197,11 +201,18 @@ def status(
         statuses, errors = api.status(names or [], progress=bar)
     finally:
         bar.close()
+    unpushed: dict[str, list[str]] = {}
+    if remote:
+        from gitmodel import remote as remote_mod
+
+        remote_url, unpushed = remote_mod.unpushed(api.open_workspace(), names or [])
     if as_json:
+        extra = {"remote": remote_url} if remote else {}
         _dump_json({"models": [{**asdict(s), "state": s.state.value,
-                                "files": [{**asdict(f), "state": f.state.value} for f in s.files]}
+                                "files": [{**asdict(f), "state": f.state.value} for f in s.files],
+                                **({"unpushed": unpushed.get(s.name, [])} if remote else {})}
                                for s in statuses],
-                    "errors": errors})
+                    "errors": errors, **extra})
     else:
         if not statuses and not errors:
             typer.echo("no models yet: `git model add PATH` starts one")
@@ -210,6 +221,9 @@ def status(
             typer.echo(f"{s.state.value:10} {s.name:{width}}  {s.artifact}")
             if s.state.value != "clean":
                 typer.echo(f"{'':10} {'':{width}}  {s.detail}")
+            if unpushed.get(s.name):
+                typer.echo(f"{'':10} {'':{width}}  not pushed to {remote_url}: "
+                           f"{len(unpushed[s.name])} object(s); run `git model push`")
         for error in errors:
             _err(f"error: {error}")
     if errors:
@@ -218,12 +232,13 @@ def status(
 
 @app.command()
 def checkout(
-    names: Annotated[list[str] | None, typer.Argument(help="Models (default: all).",
-                                                      show_default=False)] = None,
+    names: Annotated[list[str] | None, typer.Argument(
+        help="Models (default: all), or versions (NAME@v1.0.0, NAME#prod) to bring into the work "
+             "tree without moving HEAD.", show_default=False)] = None,
     force: Annotated[bool, typer.Option("--force", "-f",
                                         help="Replace unadded changes without saving them.")] = False,
 ) -> None:
-    """Make artifacts match their model files."""
+    """Make artifacts match their model files, or check out a version's."""
     _warn_hardlink()
     bar = ProgressBar("restoring")
     try:

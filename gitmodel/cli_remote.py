@@ -1,6 +1,220 @@
 """``git model`` commands for remotes (remote, push, pull, fetch, get).
 
-Part of the CLI layer: registers its commands on :data:`gitmodel.cli.app`.
+Part of the CLI layer: registers its commands on :data:`gitmodel.cli.app`. The work is done by
+:mod:`gitmodel.remote`, which returns reports; this module prints them.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gitmodel import api
+from gitmodel import config as config_mod
+from gitmodel.cli import ProgressBar, _dump_json, _size, app
+
+remote_app = typer.Typer(help="Manage model remotes (where objects are shared).",
+                         no_args_is_help=True)
+app.add_typer(remote_app, name="remote")
+
+JobsOption = Annotated[int, typer.Option("--jobs", "-j", min=1, max=256,
+                                         help="Objects transferred in parallel.")]
+RemoteOption = Annotated[str | None, typer.Option(
+    "--remote", "-r", help="Model remote name or URL (default: the default remote).")]
+
+
+def _bar(label: str) -> tuple[ProgressBar, Callable[[int, int], None]]:
+    bar = ProgressBar(label)
+
+    def plan(count: int, nbytes: int) -> None:
+        bar.total = nbytes
+
+    return bar, plan
+
+
+def _rate(nbytes: int, seconds: float) -> str:
+    if seconds <= 0 or not nbytes:
+        return ""
+    return f" at {nbytes / seconds / (1 << 20):.0f} MiB/s"
+
+
+@remote_app.command("add")
+def remote_add(
+    name: Annotated[str, typer.Argument(help="Remote name, e.g. origin.", show_default=False)],
+    url: Annotated[str, typer.Argument(help="Directory path, file://, s3://BUCKET/PATH or "
+                                            "another fsspec URL.", show_default=False)],
+    default: Annotated[bool, typer.Option("--default", "-d",
+                                          help="Make it the default remote.")] = False,
+    endpoint_url: Annotated[str | None, typer.Option(
+        "--endpoint-url", help="S3-compatible endpoint (MinIO, Ceph, R2); no credentials.")] = None,
+    force: Annotated[bool, typer.Option("--force", "-f",
+                                        help="Replace a remote of that name.")] = False,
+) -> None:
+    """Add a model remote to the committed .gitmodel.toml (credentials never go there)."""
+    from gitmodel import git
+
+    ws = api.open_workspace()
+    config_mod.add_remote(ws.root, name, url, default=default,
+                          options={"endpoint_url": endpoint_url}, replace=force)
+    git.add(ws.root, [config_mod.CONFIG_FILE])
+    typer.echo(f"added remote {name} -> {url}" + (" (default)" if default else ""))
+    typer.echo(f"  staged {config_mod.CONFIG_FILE}: commit it to share the remote")
+
+
+@remote_app.command("list")
+def remote_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List model remotes."""
+    cfg = api.open_workspace().config
+    rows = [{"name": n, "url": u, "default": n == cfg.default_remote,
+             **cfg.remote_options.get(n, {})} for n, u in sorted(cfg.remotes.items())]
+    if as_json:
+        _dump_json(rows)
+        return
+    if not rows:
+        typer.echo("no model remotes: `git model remote add origin URL --default` adds one")
+    for row in rows:
+        typer.echo(f"{row['name']}\t{row['url']}" + ("\t(default)" if row["default"] else ""))
+
+
+@remote_app.command("remove")
+def remote_remove(
+    name: Annotated[str, typer.Argument(help="Remote name.", show_default=False)],
+) -> None:
+    """Remove a model remote from .gitmodel.toml (its objects are left where they are)."""
+    from gitmodel import git
+
+    ws = api.open_workspace()
+    config_mod.remove_remote(ws.root, name)
+    git.add(ws.root, [config_mod.CONFIG_FILE])
+    typer.echo(f"removed remote {name}; staged {config_mod.CONFIG_FILE}")
+
+
+@app.command()
+def push(
+    names: Annotated[list[str] | None, typer.Argument(help="Models (default: all in the work "
+                                                           "tree).", show_default=False)] = None,
+    all_versions: Annotated[bool, typer.Option(
+        "--all-versions", "-a", help="Also every registered version's objects.")] = False,
+    remote: RemoteOption = None,
+    jobs: JobsOption = 8,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Upload model objects the remote lacks."""
+    from gitmodel import remote as remote_mod
+
+    bar, plan = _bar("uploading")
+    try:
+        report = remote_mod.push(api.open_workspace(), names or [], all_versions=all_versions,
+                                 remote_name=remote, jobs=jobs, progress=bar,
+                                 plan=plan)
+    finally:
+        bar.close()
+    if as_json:
+        _dump_json(asdict(report))
+        return
+    if report.transferred:
+        typer.echo(f"uploaded {len(report.transferred)} object(s), {_size(report.bytes)} to "
+                   f"{report.remote}{_rate(report.bytes, report.seconds)}"
+                   + (f"; {report.skipped} already there" if report.skipped else ""))
+    else:
+        typer.echo(f"everything is already on {report.remote} ({report.skipped} object(s))")
+
+
+def _fetch_like(specs: list[str] | None, remote: str | None, jobs: int, all_versions: bool,
+                as_json: bool, restore: bool) -> None:
+    from gitmodel import remote as remote_mod
+    from gitmodel.errors import GitmodelError
+
+    ws = api.open_workspace()
+    bar, plan = _bar("downloading")
+    try:
+        if restore:
+            result = remote_mod.pull(ws, specs or [], remote_name=remote, jobs=jobs,
+                                     progress=bar, plan=plan)
+            report, restored, errors = result.report, result.restored, result.errors
+        else:
+            report = remote_mod.fetch(ws, specs or [], all_versions=all_versions,
+                                      remote_name=remote, jobs=jobs, progress=bar,
+                                      plan=plan)
+            restored, errors = [], []
+    finally:
+        bar.close()
+    if as_json:
+        _dump_json({**asdict(report), "restored": restored, "errors": errors})
+    else:
+        if report.transferred:
+            typer.echo(f"downloaded {len(report.transferred)} object(s), {_size(report.bytes)} "
+                       f"from {report.remote}{_rate(report.bytes, report.seconds)}")
+        elif not report.absent:
+            typer.echo("every object is already in the cache")
+        for name in restored:
+            typer.echo(f"restored {name}")
+        for error in errors:
+            typer.echo(f"error: {error}", err=True)
+    if report.absent:
+        raise remote_mod.absent_error(report)
+    if errors:
+        raise GitmodelError(f"{len(errors)} artifact(s) could not be restored (see above)")
+
+
+@app.command()
+def pull(
+    specs: Annotated[list[str] | None, typer.Argument(
+        help="Models or versions (NAME, NAME@v1.2.0); default: the work tree's models.",
+        show_default=False)] = None,
+    remote: RemoteOption = None,
+    jobs: JobsOption = 8,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Download model objects and restore the artifacts that need them."""
+    _fetch_like(specs, remote, jobs, False, as_json, restore=True)
+
+
+@app.command()
+def fetch(
+    specs: Annotated[list[str] | None, typer.Argument(
+        help="Models or versions (NAME, NAME@v1.2.0); default: the work tree's models.",
+        show_default=False)] = None,
+    all_versions: Annotated[bool, typer.Option(
+        "--all-versions", "-a", help="Also every registered version's objects.")] = False,
+    remote: RemoteOption = None,
+    jobs: JobsOption = 8,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Download model objects into the cache without touching the work tree."""
+    _fetch_like(specs, remote, jobs, all_versions, as_json, restore=False)
+
+
+@app.command()
+def get(
+    repo: Annotated[str, typer.Argument(help="Git URL or path of the repository.",
+                                        show_default=False)],
+    spec: Annotated[str, typer.Argument(help="NAME, NAME@v1.2.0, NAME@^1 or NAME#STAGE.",
+                                        show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Directory to write into.")],
+    remote: Annotated[str | None, typer.Option(
+        "--remote", "-r", help="Model remote URL (default: the one the repo names).")] = None,
+    jobs: JobsOption = 8,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Download one model version into a directory, without cloning the repository."""
+    from gitmodel import remote as remote_mod
+
+    bar, plan = _bar("downloading")
+    try:
+        result = remote_mod.get(repo, spec, output, remote_url=remote, jobs=jobs, progress=bar,
+                                plan=plan)
+    finally:
+        bar.close()
+    if as_json:
+        _dump_json(asdict(result))
+        return
+    version = result.version + (f" ({result.note})" if result.note else "")
+    typer.echo(f"wrote {result.name} {version} ({len(result.files)} file(s), "
+               f"{_size(result.report.bytes)} downloaded) to {output}")

@@ -19,6 +19,7 @@ from gitmodel.store import LinkMode
 
 CONFIG_FILE = ".gitmodel.toml"
 DEFAULT_MAX_BINARY_SIZE = 10 * 1024 * 1024
+MIN_MAX_BINARY_SIZE = 64 * 1024  # hooks/hook.sh relies on it
 MODEL_EXTENSIONS = (
     ".safetensors", ".pt", ".pth", ".bin", ".onnx", ".gguf", ".h5", ".keras", ".pkl", ".joblib",
     ".ckpt",
@@ -34,6 +35,8 @@ class Config:
     remotes: dict[str, str] = field(default_factory=dict)
     default_remote: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    # [remote.NAME] keys besides url/default, e.g. endpoint_url for MinIO (never credentials)
+    remote_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 DEFAULT_DOCUMENT: dict[str, Any] = {
@@ -92,18 +95,104 @@ def load(root: Path) -> Config:
         max_binary_size = int(max_size)
     except (TypeError, ValueError):
         raise ConfigError(f"check.max_binary_size {max_size!r} must be a number of bytes") from None
+    if max_binary_size < MIN_MAX_BINARY_SIZE:
+        # the pre-commit hook skips Python when every staged file is smaller than this
+        raise ConfigError(f"check.max_binary_size {max_binary_size} is below the smallest limit, "
+                          f"{MIN_MAX_BINARY_SIZE} bytes; raise it")
 
+    remotes, default_remote, remote_options = parse_remotes(remote_table)
+    return Config(link=link_mode, fsync=fsync, max_binary_size=max_binary_size,
+                  auto_fetch=bool(auto_fetch), remotes=remotes, default_remote=default_remote,
+                  raw=doc, remote_options=remote_options)
+
+
+REMOTE_OPTIONS = ("endpoint_url", "region", "profile")
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+def parse_remotes(
+    remote_table: Any,
+) -> tuple[dict[str, str], str | None, dict[str, dict[str, Any]]]:
+    """(url by name, the default remote's name, extra options by name) of a ``[remote]`` table."""
+    if not isinstance(remote_table, dict):
+        raise ConfigError(f"{CONFIG_FILE}: [remote] must be a table")
     remotes: dict[str, str] = {}
+    options: dict[str, dict[str, Any]] = {}
     default_remote = None
     for name, table in remote_table.items():
         if not isinstance(table, dict) or not isinstance(table.get("url"), str):
             raise ConfigError(f"{CONFIG_FILE}: [remote.{name}] needs a url string")
         remotes[name] = table["url"]
+        options[name] = {k: v for k, v in table.items() if k in REMOTE_OPTIONS}
         if table.get("default"):
             default_remote = name
-    return Config(link=link_mode, fsync=fsync, max_binary_size=max_binary_size,
-                  auto_fetch=bool(auto_fetch), remotes=remotes, default_remote=default_remote,
-                  raw=doc)
+    if default_remote is None and len(remotes) == 1:
+        default_remote = next(iter(remotes))  # one remote is the default without saying so
+    return remotes, default_remote, options
+
+
+def _read_document(root: Path) -> tuple[dict[str, Any], str]:
+    """The committed config as a document, and its leading comment lines (kept on rewrite)."""
+    path = root / CONFIG_FILE
+    if not path.is_file():
+        return dict(DEFAULT_DOCUMENT), "# gitmodel project settings; `git config model.<key>` " \
+            "overrides per clone\n"
+    text = path.read_text(encoding="utf-8")
+    try:
+        doc = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
+        raise ConfigError(f"{CONFIG_FILE} is not valid TOML ({exc}); fix or delete it") from None
+    lines = []
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line + "\n")
+    return doc, "".join(lines)
+
+
+def _write_document(root: Path, doc: dict[str, Any], header: str) -> None:
+    path = root / CONFIG_FILE
+    tmp = path.with_name(CONFIG_FILE + ".tmp")
+    tmp.write_text(header + tomli_w.dumps(doc), encoding="utf-8")
+    tmp.replace(path)
+
+
+def add_remote(root: Path, name: str, url: str, *, default: bool = False,
+               options: dict[str, Any] | None = None, replace: bool = False) -> None:
+    """Write ``[remote.NAME]`` into the committed config (credentials never go there)."""
+    if not name or not set(name) <= _NAME_CHARS:
+        raise ConfigError(f"remote name {name!r}: use letters, digits, '-', '_' or '.'")
+    if not url.strip():
+        raise ConfigError("the remote url is empty")
+    doc, header = _read_document(root)
+    table = doc.setdefault("remote", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{CONFIG_FILE}: [remote] must be a table")
+    if name in table and not replace:
+        raise ConfigError(f"remote {name!r} already exists ({table[name].get('url')}); "
+                          f"remove it first with `git model remote remove {name}`")
+    entry: dict[str, Any] = {"url": url}
+    for key, value in (options or {}).items():
+        if value is not None:
+            entry[key] = value
+    if default:
+        for other in table.values():
+            if isinstance(other, dict):
+                other.pop("default", None)
+        entry["default"] = True
+    table[name] = entry
+    _write_document(root, doc, header)
+
+
+def remove_remote(root: Path, name: str) -> None:
+    doc, header = _read_document(root)
+    table = doc.get("remote")
+    if not isinstance(table, dict) or name not in table:
+        raise ConfigError(f"no remote named {name!r}")
+    del table[name]
+    if not table:
+        del doc["remote"]
+    _write_document(root, doc, header)
 
 
 def _git_overrides(root: Path) -> dict[str, str]:

@@ -267,3 +267,61 @@ def read_blobs(repo_root: Path, specs: list[str]) -> dict[str, bytes | None]:
 
 def check_ignore(repo_root: Path, path: str) -> bool:
     return succeeds(["check-ignore", "-q", "--no-index", "--", path], repo_root)
+
+
+# -- registry helpers (versions and stages on tags; see gitmodel/registry.py) -------------------
+
+def for_each_ref(repo_root: Path, fmt: str, patterns: list[str]) -> str:
+    """``git for-each-ref --format=FMT PATTERNS``: every matching ref in one process."""
+    return run(["for-each-ref", f"--format={fmt}", *patterns], repo_root)
+
+
+def resolve_commit(repo_root: Path, rev: str) -> str | None:
+    """The full id of the commit ``rev`` names, or None when it names none."""
+    proc = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"],
+        cwd=repo_root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=False,
+    )
+    return proc.stdout.decode().strip() or None
+
+
+def tree_paths(repo_root: Path, rev: str, suffix: str) -> list[str]:
+    """Paths of files ending in ``suffix`` in the tree of ``rev`` (one ``ls-tree -r`` call)."""
+    out = run(["-c", "core.quotepath=off", "ls-tree", "-r", "-z", "--name-only", "--full-tree",
+               rev], repo_root)
+    return [p for p in out.split("\0") if p.endswith(suffix)]
+
+
+def create_tag(repo_root: Path, name: str, target: str, message: str, *, sign: bool = False,
+               force: bool = False, date: str | None = None) -> None:
+    """An annotated (``sign``: signed) tag ``name`` on ``target`` with ``message`` verbatim.
+
+    ``date`` (``@SECONDS +0000``) sets the tagger date, which orders registry events.
+    """
+    args = ["tag", "-s" if sign else "-a", "--cleanup=whitespace", "-F", "-"]
+    if force:
+        args.append("-f")
+    env = {"GIT_COMMITTER_DATE": date} if date else None
+    run([*args, "--", name, target], repo_root, input=message.encode(), env=env)
+
+
+def verify_tag(repo_root: Path, name: str) -> tuple[bool, str]:
+    """``git verify-tag NAME``: (whether the signature is good, git's report)."""
+    proc = subprocess.run(["git", "verify-tag", "--", name], cwd=repo_root, capture_output=True,
+                          check=False)
+    report = (proc.stderr + proc.stdout).decode("utf-8", "replace").strip()
+    return proc.returncode == 0, report
+
+
+def commit_only(repo_root: Path, message: str, paths: list[str]) -> str:
+    """Commit exactly ``paths`` (as in the work tree) with ``message``; return the new commit.
+
+    Other staged changes stay staged and out of this commit (``git commit --only``). Hooks run.
+    """
+    run(["commit", "--quiet", "--only", "-F", "-", "--", *[f":(literal){p}" for p in paths]],
+        repo_root, input=message.encode())
+    return run(["rev-parse", "HEAD"], repo_root).strip()
+
+
+def is_shallow(repo_root: Path) -> bool:
+    return run(["rev-parse", "--is-shallow-repository"], repo_root).strip() == "true"

@@ -6,9 +6,11 @@ rich or fsspec) and reports on plain stderr.
 from __future__ import annotations
 
 import sys
+import time
 
 from gitmodel import api, checks
 from gitmodel.errors import GitmodelError
+from gitmodel.remote import CheckoutFetcher, checkout_fetcher, pre_push_upload
 from gitmodel.store import LinkMode
 from gitmodel.workspace import SyncReport, sync
 
@@ -36,10 +38,24 @@ def report_sync(report: SyncReport) -> None:
         _say(f"warning: {error}")
 
 
+def report_fetch(fetcher: CheckoutFetcher | None, already: int = 0) -> int:
+    """Say what fetch-on-checkout could not do; returns how many problems were said so far."""
+    if fetcher is None:
+        return already
+    for problem in fetcher.problems[already:]:
+        _say(f"warning: {problem}")
+    return len(fetcher.problems)
+
+
 def post_checkout_like() -> int:
     try:
         ws = api.open_workspace()
-        report = sync(ws)
+        # objects the cache lacks come from the default remote, with short timeouts
+        fetcher = checkout_fetcher(ws)
+        report = sync(ws, fetch=fetcher)
+        if fetcher is not None and fetcher.fetched:
+            _say(f"fetched {fetcher.fetched} object(s) from {fetcher.target.name}")
+        report_fetch(fetcher)
         report_sync(report)
         if ws.config.link is LinkMode.HARDLINK and any(r.written for r in report.restored):
             _say("warning: artifacts are hard links into the cache (model.link=hardlink): "
@@ -57,7 +73,38 @@ def pre_commit() -> int:
     return 1 if problems else 0
 
 
-def pre_push() -> int:
+class _Meter:
+    """Bytes and rate on one line, only when stderr is a terminal (hooks print no rich)."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.done = 0
+        self.started = time.monotonic()
+        self.shown = 0.0
+        self.enabled = sys.stderr.isatty()
+
+    def plan(self, count: int, nbytes: int) -> None:
+        self.total = nbytes
+        if count:
+            _say(f"uploading {count} model object(s), {nbytes / (1 << 20):.1f} MiB")
+
+    def __call__(self, nbytes: int) -> None:
+        self.done += nbytes
+        now = time.monotonic()
+        if not self.enabled or now - self.shown < 0.2:
+            return
+        self.shown = now
+        rate = self.done / max(now - self.started, 1e-6) / (1 << 20)
+        sys.stderr.write(f"\rgitmodel: {self.done / (1 << 20):.0f}/{self.total / (1 << 20):.0f} "
+                         f"MiB {rate:.0f} MiB/s\x1b[K")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.shown:
+            sys.stderr.write("\r\x1b[K")
+
+
+def pre_push(args: list[str]) -> int:
     updates = []
     for line in sys.stdin.read().splitlines():
         parts = line.split()
@@ -67,7 +114,30 @@ def pre_push() -> int:
     problems = checks.check_push(ws, updates)
     for problem in problems:
         _say(f"push refused: {problem}")
-    return 1 if problems else 0
+    if problems:
+        return 1
+    git_remote = args[0] if args else "origin"
+    meter = _Meter()
+    retry = ("nothing was pushed; fix that and run `git push` again (objects already uploaded "
+             "are not sent again), or bypass once with `git push --no-verify` (others will then "
+             "lack the model bytes until `git model push`)")
+    try:
+        result = pre_push_upload(ws, git_remote, updates, progress=meter, plan=meter.plan)
+    except GitmodelError as exc:
+        meter.close()
+        _say(f"push refused: uploading model objects failed: {exc}")
+        _say(retry)
+        return 1
+    except KeyboardInterrupt:
+        meter.close()
+        _say("upload interrupted; nothing was pushed; run `git push` again to resume")
+        return 130
+    meter.close()
+    if result.warning:
+        _say(f"warning: {result.warning}")
+    if result.report is not None and result.report.transferred:
+        _say(f"uploaded {len(result.report.transferred)} model object(s) to {result.remote}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         if hook == "pre-commit":
             return pre_commit()
         if hook == "pre-push":
-            return pre_push()
+            return pre_push(args[1:])
     except GitmodelError as exc:
         _say(f"{hook} refused: {exc}")
         return 1

@@ -381,9 +381,8 @@ def restore(ws: Workspace, model: Model, *, force: bool = False,
             if current_oid(ws, target) == entry.oid:
                 continue
             _make_room(ws, rel, result, force, progress, remove=False)
-        started = time.time_ns()
         ws.store.materialize(entry.oid, target, mode=ws.config.link, progress=progress)
-        ws.stat_cache.record(target, target.stat(), entry.oid, started)
+        ws.stat_cache.record_written(target, target.stat(), entry.oid)
         result.written.append(rel)
     for rel in extra_files(ws, model):
         _make_room(ws, rel, result, force, progress)

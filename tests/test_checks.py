@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from conftest import Repo, random_bytes
 
 ART = "models/m.pt"
@@ -53,7 +52,7 @@ def test_artifact_modified_but_not_readded(repo: Repo) -> None:
 
 
 def test_large_binary_refused_and_large_csv_passes(repo: Repo) -> None:
-    repo.git("config", "model.maxBinarySize", "100000")
+    repo.git("config", "model.maxBinarySize", "100000")  # the smallest allowed is 64 KiB
     repo.write("weights.dat", b"\0" + random_bytes(200_000, 3))
     repo.git("add", "weights.dat")
     stderr = refused(repo)
@@ -105,3 +104,32 @@ def test_check_command_matches_the_hook(repo: Repo) -> None:
     result = repo.model("check", check=False)
     assert result.returncode == 1
     assert "changed since `git model add`" in result.stderr
+
+
+def break_interpreter(repo: Repo) -> None:
+    hook = repo.root / ".git/hooks/pre-commit"
+    hook.write_text(hook.read_text().replace("GITMODEL_PYTHON='", "GITMODEL_PYTHON='/gone"))
+
+
+def test_code_only_commit_does_not_start_python(repo: Repo) -> None:
+    break_interpreter(repo)  # Python would refuse loudly if it were started
+    repo.write("code.py", "x = 1\n" * 1000)
+    repo.git("add", "code.py")
+    repo.commit("code only")
+    repo.write("big.txt", "y\n" * 40_000)  # 80 KB: Python is needed to judge it
+    repo.git("add", "big.txt")
+    result = repo.git("commit", "-m", "big", check=False)
+    assert result.returncode != 0 and "is gone" in result.stderr
+
+
+def test_staged_model_file_starts_python(repo: Repo) -> None:
+    added(repo)
+    break_interpreter(repo)
+    result = repo.git("commit", "-m", "model", check=False)
+    assert result.returncode != 0 and "is gone" in result.stderr
+
+
+def test_size_limit_below_the_hook_prefilter_is_refused(repo: Repo) -> None:
+    repo.git("config", "model.maxBinarySize", "1000")
+    result = repo.model("check", check=False)
+    assert result.returncode == 1 and "below the smallest limit" in result.stderr

@@ -234,3 +234,23 @@ def test_without_the_filter_reset_hard_shows_stale(repo: Repo) -> None:
     assert status_of(repo) == "stale"
     repo.model("checkout")
     assert sha256_file(repo.root / ART) == v1
+
+
+def test_git_pull_restores_the_pulled_model(repo: Repo, tmp_path: Path) -> None:
+    import shutil
+
+    repo.write(ART, random_bytes(30_000, 1))
+    repo.model("add", ART)
+    repo.commit("v1")
+    clone = Repo(tmp_path / "clone")
+    Repo(tmp_path).git("clone", "-q", str(repo.root), str(clone.root))
+    shutil.copytree(repo.root / ".git/model/objects", clone.root / ".git/model/objects")
+    clone.model("install")
+    repo.write(ART, random_bytes(30_000, 2))
+    repo.model("add", ART)
+    repo.commit("v2")
+    # the clone gets v2's object the way a remote would deliver it (see test_remote.py)
+    shutil.copytree(repo.root / ".git/model/objects", clone.root / ".git/model/objects",
+                    dirs_exist_ok=True)
+    clone.git("pull", "-q", "--no-rebase")
+    assert sha256_file(clone.root / ART) == sha256_file(repo.root / ART)

@@ -41,11 +41,43 @@ run_gitmodel() {
 }
 
 case "$hook" in
-  pre-commit|pre-push)
+  pre-commit)
     # both run, so the user sees every reason at once; either can refuse
     run_chained "$@"
     status=$?
-    case "$hook" in pre-push) [ -n "$stdin_data" ] || exit $status ;; esac
+    # Python only when a model file, or a file of at least 64 KiB (the smallest size limit
+    # gitmodel accepts), is staged: a commit of code alone costs a few ms, not a Python start.
+    if staged=$(git diff-index --cached --no-renames --diff-filter=AMT HEAD 2>/dev/null); then
+      [ -n "$staged" ] || exit $status
+      if ! printf '%s\n' "$staged" | grep -q '\.model\.toml"\{0,1\}$' &&
+         ! printf '%s\n' "$staged" | awk '{print $4}' |
+           git cat-file --batch-check='%(objectsize)' | awk '$1 >= 65536 {f=1} END {exit !f}'; then
+        exit $status
+      fi
+    fi
+    run_gitmodel "$@" || exit $?
+    exit $status ;;
+  pre-push)
+    run_chained "$@"
+    status=$?
+    [ -n "$stdin_data" ] || exit $status
+    # Python (and any upload) only when a pushed commit not yet on this git remote touches a
+    # model file, or a version tag is pushed: one git call decides "nothing new" (docs/remotes.md)
+    shas=
+    tags=
+    while read -r lref lsha rref rsha; do
+      [ "$lsha" = 0000000000000000000000000000000000000000 ] && continue
+      case "$rref" in refs/tags/*@v*) tags=1 ;; esac
+      shas="$shas $lsha"
+    done <<EOF
+$stdin_data
+EOF
+    [ -n "$shas" ] || exit $status
+    if [ -z "$tags" ]; then
+      # shellcheck disable=SC2086
+      new=$(git log -1 --format=%h $shas --not --remotes="$1" -- "$pathspec" 2>/dev/null) || new=x
+      [ -n "$new" ] || exit $status
+    fi
     run_gitmodel "$@" || exit $?
     exit $status ;;
   post-checkout)

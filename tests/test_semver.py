@@ -1,4 +1,4 @@
-"""Tests for gitmodel.versions: semver, version specs and the GTO tag grammar."""
+"""Tests for gitmodel.semver: semver, version specs and the GTO tag grammar."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gitmodel.errors import VersionError
-from gitmodel.versions import (
+from gitmodel.semver import (
     Assign,
     Deprecate,
     Deregister,

@@ -1,0 +1,309 @@
+"""Remotes on a directory: push, pull, fetch, fetch-on-checkout, get, and their faults.
+
+Real git throughout: a bare repo on disk is `origin`, teammates are real clones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import Repo, random_bytes, sha256_file
+
+from gitmodel.remote import RemoteRecord, object_key, open_remote, run_parallel, scheme_of
+
+ART = "models/m.safetensors"
+
+
+def oid_of(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def remote_oids(store: Path) -> set[str]:
+    objects = store / "objects"
+    if not objects.is_dir():
+        return set()
+    return {f"sha256:{p.parent.name}{p.name}" for p in objects.glob("*/*")}
+
+
+def cache_oids(repo: Repo) -> set[str]:
+    objects = repo.root / ".git" / "model" / "objects"
+    return {f"sha256:{p.parent.name}{p.name}" for p in objects.glob("*/*")}
+
+
+@dataclass
+class Team:
+    alice: Repo
+    origin: Path  # bare git repo
+    store: Path  # the model remote (a directory)
+    v1: bytes
+    v2: bytes
+    tmp: Path
+
+    def clone(self, name: str = "bob") -> Repo:
+        target = self.tmp / name
+        Repo(self.tmp).git("clone", "-q", str(self.origin), str(target))
+        bob = Repo(target)
+        bob.model("install")
+        return bob
+
+
+@pytest.fixture
+def team(repo: Repo, tmp_path: Path) -> Team:
+    store = tmp_path / "store"
+    origin = tmp_path / "origin.git"
+    repo.git("init", "-q", "--bare", str(origin))
+    repo.git("remote", "add", "origin", str(origin))
+    repo.model("remote", "add", "origin", str(store), "--default")
+    repo.commit("model remote")
+    v1, v2 = random_bytes(300_000, 1), random_bytes(400_000, 2)
+    repo.write(ART, v1)
+    repo.model("add", ART)
+    repo.commit("v1")
+    repo.git("tag", "-a", "m@v1.0.0", "-m", "m v1.0.0")
+    repo.write(ART, v2)
+    repo.model("add", ART)
+    repo.commit("v2")
+    repo.git("tag", "-a", "m@v2.0.0", "-m", "m v2.0.0")
+    repo.git("tag", "-a", "m#prod#1", "-m", "m v1.0.0 to prod", "m@v1.0.0^{commit}")
+    return Team(repo, origin, store, v1, v2, tmp_path)
+
+
+def test_remote_add_list_remove(repo: Repo, tmp_path: Path) -> None:
+    repo.model("remote", "add", "origin", str(tmp_path / "store"), "--default")
+    repo.model("remote", "add", "minio", "s3://bucket/models", "--endpoint-url",
+               "http://127.0.0.1:9000")
+    listed = json.loads(repo.model("remote", "list", "--json").stdout)
+    assert listed == [
+        {"name": "minio", "url": "s3://bucket/models", "default": False,
+         "endpoint_url": "http://127.0.0.1:9000"},
+        {"name": "origin", "url": str(tmp_path / "store"), "default": True},
+    ]
+    text = (repo.root / ".gitmodel.toml").read_text()
+    assert text.startswith("#") and "[remote.origin]" in text and "[core]" in text
+    assert "gitmodel.toml" in repo.git("diff", "--cached", "--name-only").stdout
+    again = repo.model("remote", "add", "origin", "/elsewhere", check=False)
+    assert again.returncode == 1 and "already exists" in again.stderr
+    repo.model("remote", "remove", "minio")
+    assert "minio" not in repo.model("remote", "list").stdout
+
+
+def test_push_then_clone_pulls_identical_artifacts(team: Team) -> None:
+    out = team.alice.model("push", "--all-versions")
+    assert "uploaded 2 object(s)" in out.stdout
+    assert remote_oids(team.store) == {oid_of(team.v1), oid_of(team.v2)}
+    assert not any((team.store / "tmp").iterdir())  # no partial upload left behind
+    assert "already on" in team.alice.model("push", "--all-versions").stdout
+    team.alice.git("push", "-q", "origin", "main", "--tags")
+
+    bob = team.clone()
+    assert not (bob.root / ART).exists()
+    pulled = bob.model("pull")
+    assert "restored m" in pulled.stdout
+    assert sha256_file(bob.root / ART) == hashlib.sha256(team.v2).hexdigest()
+    assert cache_oids(bob) == {oid_of(team.v2)}  # only what the work tree needs
+    status = json.loads(bob.model("status", "--json").stdout)
+    assert status["models"][0]["state"] == "clean"
+
+
+def test_partial_pull_moves_only_that_version(team: Team) -> None:
+    team.alice.model("push", "--all-versions")
+    team.alice.git("push", "-q", "origin", "main", "--tags")
+    bob = team.clone()
+    bob.model("fetch", "m@v1.0.0")
+    assert cache_oids(bob) == {oid_of(team.v1)}
+    assert not (bob.root / ART).exists()  # fetch leaves the work tree alone
+
+
+def test_fetch_on_checkout_of_an_old_version(team: Team) -> None:
+    team.alice.model("push", "--all-versions")
+    team.alice.git("push", "-q", "origin", "main", "--tags")
+    bob = team.clone()
+    bob.model("pull")
+    checkout = bob.git("checkout", "-q", "m@v1.0.0")
+    assert sha256_file(bob.root / ART) == hashlib.sha256(team.v1).hexdigest()
+    assert "fetched" in checkout.stderr or oid_of(team.v1) in cache_oids(bob)
+
+
+def test_checkout_without_a_reachable_remote_still_succeeds(team: Team) -> None:
+    team.alice.git("push", "-q", "--no-verify", "origin", "main", "--tags")
+    bob = team.clone()
+    started = time.monotonic()
+    result = bob.git("checkout", "-q", "m@v1.0.0")
+    assert time.monotonic() - started < 10
+    assert not (bob.root / ART).exists()
+    assert "git model pull" in result.stderr
+    status = json.loads(bob.model("status", "--json").stdout)
+    assert status["models"][0]["state"] == "broken"
+
+
+def test_object_the_remote_lacks_names_model_and_version(team: Team) -> None:
+    team.alice.git("push", "-q", "--no-verify", "origin", "main", "--tags")
+    bob = team.clone()
+    result = bob.model("pull", "m@v1.0.0", check=False)
+    assert result.returncode == 1
+    assert "model m, v1.0.0" in result.stderr and "git model push" in result.stderr
+
+
+def test_tampered_remote_object_never_enters_the_cache(team: Team) -> None:
+    team.alice.model("push")
+    team.alice.git("push", "-q", "origin", "main")
+    path = team.store / object_key(oid_of(team.v2))
+    os.chmod(path, 0o644)
+    path.write_bytes(b"evil" + team.v2[4:])
+    bob = team.clone()
+    result = bob.model("pull", check=False)
+    assert result.returncode == 1
+    assert "corrupt" in result.stderr and str(team.store) in result.stderr
+    assert cache_oids(bob) == set()
+    assert not (bob.root / ART).exists()
+    assert not list((bob.root / ".git" / "model" / "tmp").iterdir())
+
+
+def test_interrupted_push_resumes_with_only_what_is_missing(team: Team) -> None:
+    # as if a push died after the first object: the second run sends only the rest
+    team.alice.model("push")
+    assert remote_oids(team.store) == {oid_of(team.v2)}
+    out = json.loads(team.alice.model("push", "--all-versions", "--json").stdout)
+    assert out["transferred"] == [oid_of(team.v1)] and out["skipped"] == 1
+
+
+def test_parallel_transfers_stop_at_the_first_failure() -> None:
+    done: list[int] = []
+
+    def work(item: int, tick: object) -> None:
+        if item == 3:
+            raise OSError("disk full")
+        done.append(item)
+
+    with pytest.raises(OSError, match="disk full"):
+        run_parallel(list(range(100)), work, 1)
+    assert len(done) < 100
+
+
+def test_get_a_stage_into_an_empty_directory(team: Team, tmp_path: Path) -> None:
+    team.alice.model("push", "--all-versions")
+    team.alice.git("push", "-q", "origin", "main", "--tags")
+    out = tmp_path / "deploy"
+    result = Repo(tmp_path).model("get", str(team.origin), "m#prod", "-o", str(out),
+                                  cwd=tmp_path)
+    assert "stage prod" in result.stdout
+    assert sha256_file(out / "m.safetensors") == hashlib.sha256(team.v1).hexdigest()
+    assert sorted(p.name for p in out.iterdir()) == ["m.safetensors"]
+    latest = json.loads(Repo(tmp_path).model("get", str(team.origin), "m", "-o",
+                                             str(tmp_path / "latest"), "--json",
+                                             cwd=tmp_path).stdout)
+    assert latest["version"] == "v2.0.0"
+    assert latest["report"]["bytes"] == len(team.v2)
+    assert sha256_file(tmp_path / "latest" / "m.safetensors") == hashlib.sha256(
+        team.v2).hexdigest()
+
+
+def test_get_of_an_unknown_version_is_a_clear_error(team: Team, tmp_path: Path) -> None:
+    team.alice.git("push", "-q", "--no-verify", "origin", "main", "--tags")
+    result = Repo(tmp_path).model("get", str(team.origin), "m@v9.0.0", "-o",
+                                  str(tmp_path / "x"), check=False, cwd=tmp_path)
+    assert result.returncode == 1 and "v9.0.0" in result.stderr
+
+
+def test_no_remote_configured(repo: Repo) -> None:
+    result = repo.model("push", check=False)
+    assert result.returncode == 1 and "git model remote add" in result.stderr
+
+
+def test_scheme_without_backend_names_what_to_install(repo: Repo) -> None:
+    repo.write(ART, random_bytes(1000, 3))
+    repo.model("add", ART)
+    repo.model("remote", "add", "gcs", "gs://bucket/models", "--default")
+    result = repo.model("push", check=False)
+    assert result.returncode == 1
+    try:
+        import gcsfs  # noqa: F401
+    except ImportError:
+        assert "pip install 'gcsfs'" in result.stderr
+    unknown = repo.model("push", "--remote", "nosuch://x/y", check=False)
+    assert unknown.returncode == 1 and "nosuch://" in unknown.stderr
+
+
+def test_scheme_parsing() -> None:
+    assert scheme_of("s3://b/p") == "s3"
+    assert scheme_of("/srv/models") == ""
+    assert scheme_of("file:///srv") == "file"
+    assert scheme_of("C:/x") == ""
+
+
+def test_directory_remote_upload_is_atomic_and_verified(tmp_path: Path) -> None:
+    data = random_bytes(3 << 20, 4)
+    source = tmp_path / "src"
+    source.write_bytes(data)
+    remote = open_remote(str(tmp_path / "store"))
+    oid = oid_of(data)
+    seen: list[int] = []
+
+    def interrupt(n: int) -> None:
+        seen.append(n)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        remote.upload(oid, source, interrupt)
+    assert remote.has([oid]) == set()
+    assert not any((tmp_path / "store" / "tmp").iterdir())
+    remote.upload(oid, source, lambda n: None)
+    assert remote.has([oid]) == {oid}
+
+
+def test_remote_record_is_a_hint_per_url(tmp_path: Path) -> None:
+    a, b = RemoteRecord(tmp_path, "s3://a"), RemoteRecord(tmp_path, "s3://b")
+    a.add(["sha256:" + "1" * 64])
+    assert a.known() == {"sha256:" + "1" * 64} and b.known() == set()
+
+
+def test_status_remote_shows_what_is_not_pushed(team: Team) -> None:
+    data = json.loads(team.alice.model("status", "--remote", "--json").stdout)
+    assert data["models"][0]["unpushed"] == [oid_of(team.v2)]
+    assert "not pushed" in team.alice.model("status", "--remote").stdout
+    team.alice.model("push")
+    data = json.loads(team.alice.model("status", "--remote", "--json").stdout)
+    assert data["models"][0]["unpushed"] == []
+
+
+def test_ctrl_c_mid_push_leaves_no_partial_object_and_resumes(tmp_path: Path) -> None:
+    import _thread
+
+    from gitmodel.remote import Need, push_objects
+    from gitmodel.store import ObjectStore
+
+    store = ObjectStore(tmp_path / "cache")
+    needs = []
+    for i in range(40):
+        source = tmp_path / f"f{i}"
+        source.write_bytes(random_bytes(2 << 20, 100 + i))
+        oid, size = store.put_file(source)
+        needs.append(Need(oid, size, "m", "v1"))
+    remote = open_remote(str(tmp_path / "store"))
+    ticks: list[int] = []
+
+    def progress(n: int) -> None:
+        ticks.append(n)
+        if len(ticks) == 5:
+            _thread.interrupt_main()  # what Ctrl-C does
+        if len(ticks) >= 5:
+            time.sleep(0.02)  # a slow network: the interrupt lands mid-transfer
+
+    with pytest.raises(KeyboardInterrupt):
+        push_objects(store, remote, needs, jobs=4, progress=progress)
+        time.sleep(5)  # pragma: no cover - the interrupt lands before this ends
+    time.sleep(0.3)  # let the cancelled workers clean up
+    for path in (tmp_path / "store" / "objects").glob("*/*"):
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == path.parent.name + path.name
+    first = len(remote_oids(tmp_path / "store"))
+    assert first < 40
+    report = push_objects(store, remote, needs, jobs=4)
+    assert len(report.transferred) == 40 - first and report.skipped == first
+    assert remote_oids(tmp_path / "store") == {n.oid for n in needs}

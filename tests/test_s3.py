@@ -1,0 +1,179 @@
+"""Remotes on S3-compatible storage: moto's ThreadedMotoServer on 127.0.0.1, reached through the
+unmodified s3fs/botocore client with the endpoint in the environment, as a user points gitmodel
+at MinIO."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Repo, random_bytes, sha256_file
+
+pytest.importorskip("s3fs")
+moto_server = pytest.importorskip("moto.server")
+
+ART = "models/m.safetensors"
+BUCKET = "models"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    port = free_port()
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """An empty bucket on the loopback server; the endpoint and fake credentials in the env."""
+    import s3fs
+
+    urllib.request.urlopen(urllib.request.Request(f"{s3_endpoint}/moto-api/reset",
+                                                  method="POST")).read()
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    fs = s3fs.S3FileSystem(endpoint_url=s3_endpoint, skip_instance_cache=True)
+    fs.mkdir(BUCKET)
+    yield fs
+
+
+def oid_of(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def key_of(data: bytes, prefix: str = "repo") -> str:
+    digest = hashlib.sha256(data).hexdigest()
+    return f"{BUCKET}/{prefix}/objects/{digest[:2]}/{digest[2:]}"
+
+
+def alice_with_versions(repo: Repo, tmp_path: Path, url: str) -> tuple[bytes, bytes, Path]:
+    origin = tmp_path / "origin.git"
+    repo.git("init", "-q", "--bare", str(origin))
+    repo.git("remote", "add", "origin", str(origin))
+    repo.model("remote", "add", "origin", url, "--default")
+    repo.commit("model remote")
+    v1, v2 = random_bytes(200_000, 1), random_bytes(300_000, 2)
+    repo.write(ART, v1)
+    repo.model("add", ART)
+    repo.commit("v1")
+    repo.git("tag", "-a", "m@v1.0.0", "-m", "m v1.0.0")
+    repo.write(ART, v2)
+    repo.model("add", ART)
+    repo.commit("v2")
+    repo.git("tag", "-a", "m#prod#1", "-m", "prod", "m@v1.0.0^{commit}")
+    return v1, v2, origin
+
+
+def clone(tmp_path: Path, origin: Path, name: str = "bob") -> Repo:
+    Repo(tmp_path).git("clone", "-q", str(origin), str(tmp_path / name))
+    bob = Repo(tmp_path / name)
+    bob.model("install")
+    return bob
+
+
+def test_hook_push_then_pull_and_checkout_fetch(s3: Any, repo: Repo, tmp_path: Path) -> None:
+    v1, v2, origin = alice_with_versions(repo, tmp_path, f"s3://{BUCKET}/repo")
+    pushed = repo.git("push", "origin", "main", "--follow-tags")
+    assert "uploaded 2 model object(s)" in pushed.stderr
+    assert s3.exists(key_of(v1)) and s3.exists(key_of(v2))
+    bob = clone(tmp_path, origin)
+    bob.model("pull")
+    assert sha256_file(bob.root / ART) == hashlib.sha256(v2).hexdigest()
+    bob.git("checkout", "-q", "m@v1.0.0")  # fetched by the hook
+    assert sha256_file(bob.root / ART) == hashlib.sha256(v1).hexdigest()
+
+
+def test_partial_pull_and_get_of_a_stage(s3: Any, repo: Repo, tmp_path: Path) -> None:
+    v1, _v2, origin = alice_with_versions(repo, tmp_path, f"s3://{BUCKET}/repo")
+    repo.git("push", "-q", "origin", "main", "--follow-tags")
+    repo.git("push", "-q", "origin", "m#prod#1")
+    bob = clone(tmp_path, origin)
+    out = json.loads(bob.model("fetch", "m@v1.0.0", "--json").stdout)
+    assert out["transferred"] == [oid_of(v1)] and out["bytes"] == len(v1)
+    deploy = tmp_path / "deploy"
+    Repo(tmp_path).model("get", str(origin), "m#prod", "-o", str(deploy), cwd=tmp_path)
+    assert sha256_file(deploy / "m.safetensors") == hashlib.sha256(v1).hexdigest()
+
+
+def test_endpoint_from_the_remote_option(s3: Any, repo: Repo, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch,
+                                         s3_endpoint: str) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    repo.write(ART, random_bytes(50_000, 5))
+    repo.model("add", ART)
+    repo.model("remote", "add", "minio", f"s3://{BUCKET}/opt", "--default", "--endpoint-url",
+               s3_endpoint)
+    repo.model("push")
+    assert s3.exists(key_of(random_bytes(50_000, 5), "opt"))
+
+
+def test_tampered_object_on_s3_is_rejected(s3: Any, repo: Repo, tmp_path: Path) -> None:
+    _v1, v2, origin = alice_with_versions(repo, tmp_path, f"s3://{BUCKET}/repo")
+    repo.git("push", "-q", "origin", "main")
+    s3.pipe(key_of(v2), b"tampered")
+    bob = clone(tmp_path, origin)
+    result = bob.model("pull", check=False)
+    assert result.returncode == 1
+    assert "corrupt" in result.stderr and f"s3://{BUCKET}/repo" in result.stderr
+    assert not (bob.root / ".git" / "model" / "objects").exists() or not any(
+        (bob.root / ".git" / "model" / "objects").rglob("*"))
+
+
+def test_missing_bucket_is_named(s3: Any, repo: Repo) -> None:
+    repo.write(ART, random_bytes(10_000, 6))
+    repo.model("add", ART)
+    repo.model("remote", "add", "origin", "s3://no-such-bucket/x", "--default")
+    result = repo.model("push", check=False)
+    assert result.returncode == 1
+    assert "bucket 'no-such-bucket' does not exist" in result.stderr
+
+
+def test_unreachable_endpoint(repo: Repo, tmp_path: Path,
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    _v1, _v2, origin = alice_with_versions(repo, tmp_path, f"s3://{BUCKET}/repo")
+    result = repo.model("push", check=False)
+    assert result.returncode == 1 and "cannot reach" in result.stderr
+    pushed = repo.git("push", "origin", "main", check=False)
+    assert pushed.returncode != 0 and "push refused" in pushed.stderr
+    repo.git("push", "-q", "--no-verify", "origin", "main", "--tags")
+    bob = clone(tmp_path, origin)
+    started = time.monotonic()
+    checkout = bob.git("checkout", "-q", "m@v1.0.0")
+    assert time.monotonic() - started < 15
+    assert "could not fetch" in checkout.stderr and not (bob.root / ART).exists()
+
+
+def test_wrong_credentials_say_access_denied(s3: Any, repo: Repo,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import moto.settings
+
+    repo.write(ART, random_bytes(10_000, 7))
+    repo.model("add", ART)
+    repo.model("remote", "add", "origin", f"s3://{BUCKET}/repo", "--default")
+    # from now on the server checks keys against its (empty) IAM, as real S3 would
+    monkeypatch.setattr(moto.settings, "INITIAL_NO_AUTH_ACTION_COUNT", 0)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAWRONGWRONGWRONG1")
+    result = repo.model("push", check=False)
+    assert result.returncode == 1
+    assert "access denied" in result.stderr and "credentials" in result.stderr
