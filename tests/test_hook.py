@@ -149,7 +149,7 @@ def test_edited_artifact_is_rescued_before_checkout_replaces_it(repo: Repo) -> N
     assert "sha256:" + edited in repo.model("recover").stdout
 
 
-def test_branch_checkout_without_model_change_does_not_start_python(repo: Repo) -> None:
+def test_checkouts_start_python_only_when_needed(repo: Repo) -> None:
     two_versions(repo)
     repo.git("switch", "-q", "-c", "code")
     repo.write("code.py", "y = 1\n")
@@ -160,8 +160,15 @@ def test_branch_checkout_without_model_change_does_not_start_python(repo: Repo) 
     hook.write_text(hook.read_text().replace("GITMODEL_PYTHON='", "GITMODEL_PYTHON='/nonexistent"))
     result = repo.git("switch", "main")
     assert "gitmodel" not in result.stderr
+    # a model file changed: the filter restored it while git wrote it, so the hook needs no
+    # Python either
     result = repo.git("checkout", "HEAD~1")
-    assert "is gone" in result.stderr  # a model file changed: Python was needed
+    assert "is gone" not in result.stderr
+    assert status_of(repo) == "clean"
+    # without the filter, the hook's Python does the work (and here says it is gone)
+    repo.git("config", "--unset", "filter.gitmodel.process")
+    result = repo.git("checkout", "main")
+    assert "is gone" in result.stderr
 
 
 def test_merge_conflict_on_model_file_is_a_conflict_not_a_mix(repo: Repo) -> None:
