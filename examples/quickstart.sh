@@ -1,6 +1,7 @@
 #!/bin/sh
 # The gitmodel session from the README, in a scratch repo: add -> commit -> change -> add ->
-# commit -> checkout back and forth, checking by sha256 that each checkout restores the exact bytes.
+# commit -> checkout back and forth, then versions, a push to a local-directory remote and a
+# teammate's clone; every checkout is checked by sha256 to restore the exact bytes.
 # Run from anywhere: sh examples/quickstart.sh [SIZE_MIB]
 set -eu
 size_mib=${1:-64}
@@ -45,4 +46,32 @@ echo "restored the newer model: sha256 $got"
 run git model status
 run git diff HEAD~1 -- models/classifier.safetensors.model.toml
 run git log --oneline
-printf '\nAll checkouts restored byte-identical models. Scratch repo: %s\n' "$scratch"
+
+# Versions: annotated tags in GTO's grammar
+run git model tag classifier v1.0.0 --rev HEAD~1 -m "baseline"
+run git model tag classifier --bump minor -m "lower lr"
+run git model assign classifier v1.1.0 prod
+run git model list
+
+# Sharing: a bare git repo and a local-directory model remote stand in for a server
+git init -q --bare -b main "$scratch.origin.git"
+run git model remote add origin "$scratch.models" --default
+run git commit -qm "model remote"
+run git remote add origin "$scratch.origin.git"
+run git push -q origin main --follow-tags   # the pre-push hook uploads the model objects
+
+say "a teammate: git clone ... && git model install && git model pull"
+git clone -q "$scratch.origin.git" "$scratch.teammate"
+cd "$scratch.teammate"
+git model install >/dev/null 2>&1
+run git model pull
+got=$(sha256sum models/classifier.safetensors | cut -d' ' -f1)
+[ "$got" = "$newer" ] || { echo "FAILED: the teammate's pull did not restore the newer bytes" >&2; exit 1; }
+echo "the teammate has the newer model: sha256 $got"
+run git checkout -q classifier@v1.0.0   # the hook fetches and restores the baseline
+got=$(sha256sum models/classifier.safetensors | cut -d' ' -f1)
+[ "$got" = "$baseline" ] || { echo "FAILED: checking out v1.0.0 did not restore the baseline" >&2; exit 1; }
+echo "classifier@v1.0.0 restored: sha256 $got"
+run git model show classifier#prod
+
+printf '\nEvery checkout restored byte-identical models. Scratch repos: %s*\n' "$scratch"

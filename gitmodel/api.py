@@ -339,6 +339,31 @@ def _plan_add(ws: Workspace, models: list[Model], path: Path | str, name: str | 
     return _AddPlan(Model(model_file_rel, spec), text, rel, is_dir, tracked, result)
 
 
+def _already_staged(ws: Workspace, plans: list[_AddPlan]) -> bool:
+    """Whether every model file would be written as it is on disk and in the index, with its
+    ignore line in place: then `add` need not run `git add` (one git call instead)."""
+    expected: dict[str, bytes] = {}
+    for plan in plans:
+        if plan.tracked:
+            return False
+        model_file = ws.root / plan.model.model_file
+        data = plan.text.encode()
+        if not model_file.is_file() or model_file.read_bytes() != data:
+            return False
+        expected[plan.model.model_file] = data
+        parent, _, name = plan.artifact.rpartition("/")
+        gitignore = ws.root / parent / ".gitignore" if parent else ws.root / ".gitignore"
+        line = f"/{name}/" if plan.is_dir else f"/{name}"
+        if not gitignore.is_file():
+            return False
+        ignore_data = gitignore.read_bytes()
+        if line not in ignore_data.decode("utf-8", "replace").splitlines():
+            return False
+        expected[gitignore.relative_to(ws.root).as_posix()] = ignore_data
+    staged = git.index_blobs(ws.root, sorted(expected))
+    return all(staged.get(path) == git.blob_id(data) for path, data in expected.items())
+
+
 def _write_and_stage(ws: Workspace, plans: list[_AddPlan]) -> None:
     """Write every model file and ignore line, untrack artifacts, and stage, in one git add;
     on failure put every file back as it was."""
@@ -348,6 +373,8 @@ def _write_and_stage(ws: Workspace, plans: list[_AddPlan]) -> None:
         if path not in touched:
             touched[path] = path.read_bytes() if path.exists() else None
 
+    if _already_staged(ws, plans):
+        return  # re-adding unchanged bytes with no new metadata: nothing to write or stage
     to_stage: list[str] = []
     to_untrack: list[str] = []
     try:

@@ -14,7 +14,7 @@ from typing import Any
 import tomli_w
 
 from gitmodel import git
-from gitmodel.errors import ConfigError
+from gitmodel.errors import ConfigError, GitmodelError
 from gitmodel.store import LinkMode
 
 CONFIG_FILE = ".gitmodel.toml"
@@ -101,6 +101,10 @@ def load(root: Path) -> Config:
                           f"{MIN_MAX_BINARY_SIZE} bytes; raise it")
 
     remotes, default_remote, remote_options = parse_remotes(remote_table)
+    if remotes:
+        _remember_remotes(root, overrides, remotes, default_remote, remote_options)
+    else:
+        remotes, default_remote, remote_options = _remembered_remotes(overrides)
     return Config(link=link_mode, fsync=fsync, max_binary_size=max_binary_size,
                   auto_fetch=bool(auto_fetch), remotes=remotes, default_remote=default_remote,
                   raw=doc, remote_options=remote_options)
@@ -193,6 +197,59 @@ def remove_remote(root: Path, name: str) -> None:
     if not table:
         del doc["remote"]
     _write_document(root, doc, header)
+
+
+# A commit made before `git model remote add` has no [remote] in its .gitmodel.toml, yet checking
+# it out must still fetch from the team's remote. So each clone remembers the last remotes it
+# saw committed in its local git config (model.remote.NAME.url, model.defaultRemote), and uses
+# them wherever the checked-out config names none.
+_REMEMBERED_PREFIX = "remote."
+
+
+def _remembered_remotes(
+    overrides: dict[str, str],
+) -> tuple[dict[str, str], str | None, dict[str, dict[str, Any]]]:
+    remotes: dict[str, str] = {}
+    options: dict[str, dict[str, Any]] = {}
+    for key, value in overrides.items():
+        if not key.startswith(_REMEMBERED_PREFIX):
+            continue
+        name, _, option = key[len(_REMEMBERED_PREFIX):].rpartition(".")
+        if not name:
+            continue
+        if option == "url":
+            remotes[name] = value
+        else:
+            wanted = {o.replace("_", ""): o for o in REMOTE_OPTIONS}.get(option)
+            if wanted:
+                options.setdefault(name, {})[wanted] = value
+    default = overrides.get("defaultremote")
+    if default not in remotes:
+        default = next(iter(remotes)) if len(remotes) == 1 else None
+    return remotes, default, {name: options.get(name, {}) for name in remotes}
+
+
+def _remember_remotes(root: Path, overrides: dict[str, str], remotes: dict[str, str],
+                      default: str | None, options: dict[str, dict[str, Any]]) -> None:
+    wanted = {f"remote.{name}.url": url for name, url in remotes.items()}
+    for name, opts in options.items():
+        for key, value in opts.items():
+            wanted[f"remote.{name}.{key.replace('_', '')}"] = str(value)
+    if default is not None:
+        wanted["defaultremote"] = default
+    current = {k: v for k, v in overrides.items()
+               if k.startswith(_REMEMBERED_PREFIX) or k == "defaultremote"}
+    if current == wanted:
+        return
+    try:
+        for key in current:
+            if key not in wanted:
+                git.config_unset(root, f"model.{key}")
+        for key, value in wanted.items():
+            if current.get(key) != value:
+                git.config_set(root, f"model.{key}", value)
+    except GitmodelError:
+        pass  # remembering is a convenience; a read-only .git/config must not break a command
 
 
 def _git_overrides(root: Path) -> dict[str, str]:

@@ -12,16 +12,28 @@ Protocol: gitprotocol-long-running-process(5), pkt-line framing.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, BinaryIO
 
+TYPE_CHECKING = False  # not imported from typing: that import alone costs ~3 ms here
 if TYPE_CHECKING:
+    from typing import BinaryIO
+
     from gitmodel.remote import CheckoutFetcher
     from gitmodel.workspace import Workspace
 
-# git also starts this process when it only reads a model file (`git add`, an index refresh),
-# to learn that it offers no clean capability. So the protocol is served with `sys` alone, and
-# gitmodel's core is imported on the first smudge: such a start costs a bare interpreter
-# (about 15 ms here) instead of 70-110 ms (benchmarks/RESULTS.md).
+# git also starts this process when it only reads a model file (`git add`, or the index refresh
+# of `git status` right after a checkout), just to learn that it offers no clean capability. So
+# it is started as `python -I -S` (see install.filter_command), serves the protocol with `sys`
+# alone, and sets up site-packages and imports gitmodel's core on the first smudge: such a start
+# costs a bare interpreter (~8 ms here) instead of 20 ms with site and runpy, or 70-110 ms with
+# the core imported (benchmarks/RESULTS.md).
+
+
+def _full_environment() -> None:
+    """What `-S` skipped: site-packages (tomli_w, fsspec...), needed once there is work."""
+    if "site" not in sys.modules:
+        import site
+
+        site.main()
 
 MAX_PACKET_DATA = 65516
 
@@ -90,15 +102,26 @@ class Restorer:
     """Materializes artifacts for model files as git writes them, one process per git command."""
 
     def __init__(self) -> None:
+        _full_environment()
         from gitmodel import api
-        from gitmodel.remote import checkout_fetcher
         from gitmodel.workspace import load_sync_record
 
         self.ws: Workspace = api.open_workspace()
         self.record = load_sync_record(self.ws)
-        # objects the cache lacks come from the default remote, with short timeouts
-        self.fetch: CheckoutFetcher | None = checkout_fetcher(self.ws)
+        # objects the cache lacks come from the default remote, with short timeouts; the remote
+        # module is imported only when an object is missing
+        self.fetcher: CheckoutFetcher | None = None
+        self.fetcher_made = False
         self.problems_said = 0
+
+    def fetch(self, oids: list[str]) -> None:
+        if not self.fetcher_made:
+            from gitmodel.remote import checkout_fetcher
+
+            self.fetcher = checkout_fetcher(self.ws)
+            self.fetcher_made = True
+        if self.fetcher is not None:
+            self.fetcher(oids)
 
     def smudged(self, path: str, data: bytes) -> None:
         from gitmodel import modelfile
@@ -113,7 +136,7 @@ class Restorer:
         if entry is not None:
             self.record[path] = entry
             save_sync_record(self.ws, self.record)
-        self.problems_said = report_fetch(self.fetch, self.problems_said)
+        self.problems_said = report_fetch(self.fetcher, self.problems_said)
         report_sync(report)
 
 

@@ -325,3 +325,22 @@ def commit_only(repo_root: Path, message: str, paths: list[str]) -> str:
 
 def is_shallow(repo_root: Path) -> bool:
     return run(["rev-parse", "--is-shallow-repository"], repo_root).strip() == "true"
+
+
+def index_blobs(repo_root: Path, paths: list[str]) -> dict[str, str]:
+    """The blob id staged for each of ``paths`` (absent paths are left out), in one call."""
+    out = run(["ls-files", "-s", "-z", "--", *[f":(literal){p}" for p in paths]], repo_root)
+    blobs = {}
+    for entry in out.split("\0"):
+        meta, _, path = entry.partition("\t")
+        parts = meta.split()
+        if len(parts) == 3 and parts[2] == "0":
+            blobs[path] = parts[1]
+    return blobs
+
+
+def blob_id(data: bytes) -> str:
+    """The id git gives a blob of ``data`` (SHA-1 repositories)."""
+    import hashlib
+
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()

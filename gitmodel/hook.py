@@ -10,9 +10,12 @@ import time
 
 from gitmodel import api, checks
 from gitmodel.errors import GitmodelError
-from gitmodel.remote import CheckoutFetcher, checkout_fetcher, pre_push_upload
 from gitmodel.store import LinkMode
 from gitmodel.workspace import SyncReport, sync
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from gitmodel.remote import CheckoutFetcher
 
 
 def _say(message: str) -> None:
@@ -51,6 +54,8 @@ def post_checkout_like() -> int:
     try:
         ws = api.open_workspace()
         # objects the cache lacks come from the default remote, with short timeouts
+        from gitmodel.remote import checkout_fetcher
+
         fetcher = checkout_fetcher(ws)
         report = sync(ws, fetch=fetcher)
         if fetcher is not None and fetcher.fetched:
@@ -122,6 +127,8 @@ def pre_push(args: list[str]) -> int:
              "are not sent again), or bypass once with `git push --no-verify` (others will then "
              "lack the model bytes until `git model push`)")
     try:
+        from gitmodel.remote import pre_push_upload
+
         result = pre_push_upload(ws, git_remote, updates, progress=meter, plan=meter.plan)
     except GitmodelError as exc:
         meter.close()

@@ -98,7 +98,7 @@ def install(repo: git.Repo, python: str = sys.executable) -> InstallResult:
         else:
             result.installed.append(hook)
         _write(path, text)
-    git.config_set(repo.root, FILTER_KEY, f"'{python}' -m gitmodel.filter")
+    git.config_set(repo.root, FILTER_KEY, filter_command(python))
     if write_default(repo.root):
         result.created.append(".gitmodel.toml")
     if _ensure_attributes(repo.root):
@@ -106,6 +106,17 @@ def install(repo: git.Repo, python: str = sys.executable) -> InstallResult:
     if result.created:
         git.add(repo.root, result.created)
     return result
+
+
+def filter_command(python: str = sys.executable) -> str:
+    """The filter process git starts: an isolated interpreter without site (`-I -S`), which
+    finds gitmodel where this one did; see gitmodel/filter.py for why start-up matters there."""
+    package_parent = str(Path(__file__).resolve().parent.parent)
+    if "'" in package_parent or '"' in package_parent:
+        raise InstallError(f"cannot install the filter for a path with quotes: {package_parent}")
+    code = (f"import sys; sys.path.insert(0, {package_parent!r}); "
+            "from gitmodel.filter import main; sys.exit(main())")
+    return f"'{python}' -I -S -c \"{code}\""
 
 
 def _write(path: Path, text: str) -> None:

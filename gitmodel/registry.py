@@ -630,6 +630,17 @@ def tag_version(name: str | None = None, version: str | None = None, *, bump: st
     cfg = config_mod.load(root)
     store = ObjectStore(repo.model_dir, fsync=cfg.fsync)
     missing = [f for f in spec.files if not store.has(f.oid)]
+    if missing and cfg.default_remote is not None:
+        # bytes a teammate already pushed are as good as cached: ask the default remote once
+        from gitmodel.remote import choose_remote, open_named
+
+        ws = Workspace.open(repo, cfg)
+        try:
+            remote = open_named(ws, choose_remote(cfg), quick=True)
+            on_remote = remote.has([f.oid for f in missing])
+        except GitmodelError:
+            on_remote = set()
+        missing = [f for f in missing if f.oid not in on_remote]
     if missing:
         raise ObjectMissingError(
             missing[0].oid, f" ({name}: {missing[0].path}); a version must name bytes someone "

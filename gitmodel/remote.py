@@ -31,7 +31,7 @@ from gitmodel import git, modelfile
 from gitmodel.config import CONFIG_FILE, Config, parse_remotes
 from gitmodel.errors import CorruptObjectError, GitmodelError, RemoteError, VersionError
 from gitmodel.hashing import CHUNK_SIZE, OID_PREFIX, Progress
-from gitmodel.semver import Assign, Deregister, Register, Unassign, Version, parse_spec, parse_tag
+from gitmodel.semver import Register, parse_spec, parse_tag
 from gitmodel.store import ObjectStore, is_oid
 from gitmodel.workspace import Model, Workspace, find_model, load_models
 
@@ -455,68 +455,40 @@ def _select(models: list[Model], names: Sequence[str], where: str) -> list[Model
     return chosen
 
 
-def models_at_commit(root: Path, commit: str) -> list[Model]:
-    """Every model file in ``commit``'s tree, parsed (one ls-tree, one cat-file --batch)."""
-    out = git.run(["-c", "core.quotepath=off", "ls-tree", "-r", "-z", "--full-tree",
-                   "--name-only", commit], root)
-    paths = [p for p in out.split("\0") if p and modelfile.is_model_file_path(p)]
-    blobs = git.read_blobs(root, [f"{commit}:{p}" for p in paths])
-    models = []
-    for path in paths:
-        data = blobs.get(f"{commit}:{path}")
-        if data is not None:
-            models.append(Model(path, modelfile.loads(data, path)))
-    return models
+def model_at(root: Path, commit: str, name: str) -> Model | None:
+    """Model ``name`` as the tree of ``commit`` holds it (None when it has no model file)."""
+    from gitmodel import registry
 
-
-@dataclass(frozen=True)
-class VersionTag:
-    name: str
-    version: Version
-    tag: str
-    commit: str
-
-
-def version_tags(root: Path) -> list[VersionTag]:
-    """Registered versions (``NAME@vX.Y.Z`` tags), minus deregistered ones, in one for-each-ref."""
-    out = git.run(["for-each-ref", "--format=%(refname:strip=2)%00%(*objectname)%00%(objectname)",
-                   "refs/tags"], root)
-    registered: list[VersionTag] = []
-    dropped: set[tuple[str, str]] = set()
-    for line in out.splitlines():
-        tag, peeled, direct = [*line.split("\0"), "", ""][:3]
-        event = parse_tag(tag)
-        if isinstance(event, Register):
-            registered.append(VersionTag(event.name, event.version, tag, peeled or direct))
-        elif isinstance(event, Deregister):
-            dropped.add((event.name, str(event.version)))
-    return [v for v in registered if (v.name, str(v.version)) not in dropped]
+    found, _errors = registry.models_at(root, commit)
+    if name not in found:
+        return None
+    path, spec = found[name]
+    return Model(path, spec)
 
 
 def needs_of_versions(ws: Workspace, spec: str | None = None) -> list[Need]:
-    """Objects of every registered version, or of the versions ``spec`` picks
-    (``NAME`` for all of a model's versions, ``NAME@v1.2.0``/``NAME@^1`` for the best match)."""
-    tags = version_tags(ws.root)
-    if spec is not None:
+    """Objects of every registered version, or of the versions ``spec`` picks (``NAME`` for all
+    of a model's versions; ``NAME@v1.2.0``, ``NAME@^1``, ``NAME#prod`` for the one it resolves
+    to, by the registry's rules)."""
+    from gitmodel import registry
+
+    if spec is None:
+        chosen = [ver for state in registry.read(ws.root).models.values()
+                  for ver in state.active_versions]
+    else:
         parsed = parse_spec(spec)
-        if parsed.stage is not None:
-            raise VersionError(f"{spec}: give a version (NAME@v1.2.0), not a stage")
-        tags = [t for t in tags if t.name == parsed.name]
-        if parsed.range is not None:
-            best = parsed.range.best(t.version for t in tags)
-            if best is None:
-                raise VersionError(f"no version of {parsed.name} matches {parsed.range} "
-                                   "(`git tag -l` shows the tags here; `git fetch --tags`?)")
-            tags = [t for t in tags if t.version == best]
-        elif not tags:
-            raise VersionError(f"{parsed.name} has no registered versions here")
+        reg = registry.read(ws.root, parsed.name)
+        if parsed.range is None and parsed.stage is None:
+            chosen = reg.model(parsed.name).active_versions
+            if not chosen:
+                raise VersionError(f"{parsed.name} has no registered versions here "
+                                   "(`git fetch --tags`?)")
+        else:
+            chosen = [registry.resolve_version(reg, parsed)]
     needs: list[Need] = []
-    for tag in tags:
-        model = find_model(models_at_commit(ws.root, tag.commit), tag.name)
-        if model is None:
-            raise GitmodelError(f"tag {tag.tag} points at {tag.commit[:12]}, which has no model "
-                                f"file for {tag.name}")
-        needs += needs_of_model(model, f"v{tag.version}")
+    for ver in chosen:
+        path, model_spec, _ = registry.model_file_of(ws.root, ver)
+        needs += needs_of_model(Model(path, model_spec), ver.version)
     return needs
 
 
@@ -553,7 +525,7 @@ def needs_of_push(ws: Workspace, git_remote: str,
         if not isinstance(event, Register):
             continue
         commit = git.run(["rev-parse", "--verify", f"{local}^{{commit}}"], ws.root).strip()
-        model = find_model(models_at_commit(ws.root, commit), event.name)
+        model = model_at(ws.root, commit, event.name)
         if model is not None:
             needs += needs_of_model(model, f"v{event.version}")
     return needs
@@ -831,78 +803,49 @@ class GetResult:
     note: str = ""
 
 
-def resolve_remote_tag(repo_url: str, spec_text: str) -> tuple[str, str, str]:
-    """(tag, version text, note) for ``NAME``, ``NAME@RANGE`` or ``NAME#STAGE`` from the tags
-    ``git ls-remote`` lists, with no clone."""
-    spec = parse_spec(spec_text)
-    out = git.run(["ls-remote", "--tags", "--refs", repo_url], None)
-    tags = [line.split("\t", 1)[1][len("refs/tags/"):] for line in out.splitlines()
-            if "\trefs/tags/" in line]
-    events = [(tag, parse_tag(tag)) for tag in tags]
-    versions = {str(e.version): tag for tag, e in events
-                if isinstance(e, Register) and e.name == spec.name}
-    for _, e in events:
-        if isinstance(e, Deregister) and e.name == spec.name:
-            versions.pop(str(e.version), None)
-    if spec.stage is not None:
-        # The stage's newest numbered tag decides (GTO's "NAME#STAGE#N"); an unassign ends it.
-        stage_events = [(e.number or 0, tag, e) for tag, e in events
-                        if isinstance(e, (Assign, Unassign)) and e.name == spec.name
-                        and e.stage == spec.stage]
-        if not stage_events:
-            raise VersionError(f"{repo_url}: no model {spec.name} is in stage {spec.stage}")
-        _, tag, event = max(stage_events, key=lambda item: item[0])
-        if isinstance(event, Unassign):
-            raise VersionError(f"{repo_url}: {spec.name} was removed from stage {spec.stage} "
-                               f"({tag})")
-        note = f"stage {spec.stage} from tag {tag}"
-        return tag, "", note
-    if not versions:
-        raise VersionError(f"{repo_url} has no registered versions of {spec.name}")
-    wanted = spec.range if spec.range is not None else parse_spec(f"{spec.name}@latest").range
-    assert wanted is not None
-    best = wanted.best(Version.parse(v) for v in versions)
-    if best is None:
-        raise VersionError(f"{repo_url}: no version of {spec.name} matches {wanted}")
-    tag = versions[str(best)]
-    return tag, f"v{best}", ""
-
-
 def get(repo_url: str, spec_text: str, output: Path, *, remote_url: str | None = None,
         jobs: int = DEFAULT_JOBS, progress: Progress | None = None,
         plan: Plan | None = None) -> GetResult:
-    """Write one version's artifact into ``output``: ls-remote, a shallow fetch of the one tagged
-    commit into a temporary bare repo, then only that version's objects, verified."""
+    """Write one version's artifact into ``output``, without a clone: a shallow fetch of that
+    model's tags (and their commits, at depth 1) into a temporary bare repo, resolved by the
+    same registry rules as in a clone, then only that version's objects, verified."""
     import tempfile
 
+    from gitmodel import registry
+
+    spec = parse_spec(spec_text)
+    if spec.range is None and spec.stage is None:
+        spec = parse_spec(f"{spec.name}@latest")
     local = Path(repo_url)
     if local.exists():
         repo_url = str(local.resolve())
-    tag, version, note = resolve_remote_tag(repo_url, spec_text)
-    name = parse_spec(spec_text).name
     output.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".gitmodel-get-", dir=output.parent) as tmp:
         bare = Path(tmp) / "repo.git"
         git.run(["init", "-q", "--bare", str(bare)], None)
         url = repo_url if not local.exists() else f"file://{repo_url}"
-        git.run(["fetch", "-q", "--depth", "1", "--no-tags", url,
-                 f"+refs/tags/{tag}:refs/tags/{tag}"], bare)
-        commit = git.run(["rev-parse", "--verify", f"refs/tags/{tag}^{{commit}}"], bare).strip()
-        if not version:
-            version = f"commit {commit[:12]}"
-            message = git.run(["cat-file", "-p", f"refs/tags/{tag}"], bare)
-            for line in message.splitlines():
-                if line.startswith(("Version:", "Model-Version:")):
-                    version = line.split(":", 1)[1].strip()
-        model = find_model(models_at_commit(bare, commit), name)
-        if model is None:
-            raise GitmodelError(f"{tag} points at {commit[:12]}, which has no model file for {name}")
+        tagname = spec.name.replace(":", "=")
+        try:
+            git.run(["fetch", "-q", "--depth", "1", "--no-tags", url,
+                     f"+refs/tags/{tagname}@*:refs/tags/{tagname}@*",
+                     f"+refs/tags/{tagname}#*:refs/tags/{tagname}#*"], bare)
+        except GitmodelError as exc:
+            raise RemoteError(f"cannot fetch the tags of {spec.name} from {repo_url}: {exc}"
+                              ) from None
+        reg = registry.read(bare, spec.name)
+        if not reg.model(spec.name).versions:
+            raise VersionError(f"{repo_url} has no registered versions of {spec.name}")
+        ver = registry.resolve_version(reg, spec)
+        note = f"stage {spec.stage}: {ver.tag}" if spec.stage is not None else ""
+        path, model_spec, _ = registry.model_file_of(bare, ver)
+        model = Model(path, model_spec)
         options: dict[str, Any] = {}
         if remote_url is None:
-            remote_url, options = _default_remote_at(bare, commit, tag)
+            remote_url, options = _default_remote_at(bare, ver.commit, ver.tag)
         base = local if local.is_dir() else None
         remote = open_remote(remote_url, options, base=base, jobs=jobs)
         store = ObjectStore(Path(tmp) / "cache")
+        version = ver.version
         report = fetch_objects(store, remote, needs_of_model(model, version), jobs=jobs,
                                progress=progress, plan=plan)
         if report.absent:
@@ -919,7 +862,7 @@ def get(repo_url: str, spec_text: str, output: Path, *, remote_url: str | None =
             target = output / relative
             store.materialize(entry.oid, target)
             written.append(relative)
-    return GetResult(name, version, commit, tag, remote_url, written, report, note)
+    return GetResult(spec.name, version, ver.commit, ver.tag, remote_url, written, report, note)
 
 
 def _default_remote_at(bare: Path, commit: str, tag: str) -> tuple[str, dict[str, Any]]:

@@ -11,13 +11,15 @@ import contextlib
 import errno
 import os
 import re
+import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 
 from gitmodel.errors import CorruptObjectError, GitmodelError, ObjectMissingError
-from gitmodel.hashing import OID_PREFIX, Progress, copy_hashing, hash_file
+from gitmodel.hashing import OID_PREFIX, Progress, copy_hashing, copy_immutable_hashing, hash_file
 
 OID_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 _FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
@@ -61,6 +63,11 @@ class ObjectStore:
         tmp = self.root / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
         return tmp
+
+    def _replace(self, tmp_path: Path, target: Path) -> None:
+        """``os.replace(tmp_path, target)``, freeing a large old file in the background."""
+        if not _replace_in_background(tmp_path, target, self.root / "trash"):
+            os.replace(tmp_path, target)
 
     def has(self, oid: str) -> bool:
         return self._path(oid).is_file()
@@ -178,18 +185,53 @@ class ObjectStore:
                     dst.flush()
                     actual, _ = hash_file(tmp_path, progress)
                 else:
-                    actual, _ = copy_hashing(src, dst, progress)
+                    # objects are read-only and named by their hash, so the kernel may copy
+                    # while a thread hashes the same bytes; a mismatch still stops the rename
+                    copied = copy_immutable_hashing(source, dst.fileno(), progress)
+                    if copied is None:
+                        src.seek(0)
+                        dst.seek(0)
+                        dst.truncate()
+                        copied = copy_hashing(src, dst, progress)
+                    actual = copied[0]
                 if self.fsync:
                     dst.flush()
                     os.fsync(dst.fileno())
             if actual != oid:
                 raise CorruptObjectError(oid, actual, f"cache object {source}")
             os.chmod(tmp_path, 0o644 & ~_umask())
-            os.replace(tmp_path, target)
+            self._replace(tmp_path, target)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 tmp_path.unlink()
             raise
+
+
+# Replacing a large file frees its blocks inside rename(2): 0.1-0.25 s for 512 MiB on ext4 here,
+# a third of a version switch. Above this size the old file is moved aside and deleted by a
+# detached `rm`, so git (and the user) need not wait for the filesystem.
+DEFERRED_DELETE_BYTES = 64 << 20
+
+
+def _replace_in_background(tmp_path: Path, target: Path, trash: Path) -> bool:
+    try:
+        if target.is_symlink() or not target.is_file():
+            return False
+        if target.stat().st_size < DEFERRED_DELETE_BYTES:
+            return False
+        trash.mkdir(parents=True, exist_ok=True)
+        aside = trash / f"{os.getpid()}-{time.monotonic_ns()}"
+        os.rename(target, aside)  # EXDEV when the cache is on another filesystem
+    except OSError:
+        return False
+    os.replace(tmp_path, target)
+    try:
+        subprocess.Popen(["rm", "-f", "--", str(aside)], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+    except OSError:
+        aside.unlink()
+    return True
 
 
 def _umask() -> int:

@@ -213,3 +213,18 @@ def test_python_api_returns_values(repo: Repo, monkeypatch: pytest.MonkeyPatch) 
     statuses, errors = api.status()
     assert errors == [] and statuses[0].state.value == "clean"
     assert gitmodel.__version__
+
+
+def test_readd_unchanged_restages_only_when_needed(repo: Repo) -> None:
+    repo.write(ART, random_bytes(2000, 1))
+    repo.model("add", ART)
+    repo.commit("m")
+    repo.model("add", ART)  # nothing new: nothing to stage
+    assert repo.git("status", "--porcelain").stdout == ""
+    repo.model("add", ART)
+    repo.git("rm", "-q", "--cached", MODEL_FILE)  # unstaged by hand
+    repo.model("add", ART)  # ... so add stages it again
+    assert repo.git("diff", "--cached", "--name-only").stdout == ""
+    assert repo.git("ls-files", MODEL_FILE).stdout.strip() == MODEL_FILE
+    repo.model("add", ART, "--metric", "acc=0.7")  # new metadata is written and staged
+    assert repo.git("diff", "--cached", "--name-only").stdout.split() == [MODEL_FILE]

@@ -307,3 +307,50 @@ def test_ctrl_c_mid_push_leaves_no_partial_object_and_resumes(tmp_path: Path) ->
     report = push_objects(store, remote, needs, jobs=4)
     assert len(report.transferred) == 40 - first and report.skipped == first
     assert remote_oids(tmp_path / "store") == {n.oid for n in needs}
+
+
+def test_tag_accepts_objects_that_are_only_on_the_default_remote(team: Team) -> None:
+    """Issue 3: `tag` refuses objects neither in the cache nor on the default remote."""
+    team.alice.git("push", "-q", "origin", "main", "--follow-tags")
+    bob = team.clone()
+    assert not cache_oids(bob)  # bob never pulled
+    bob.write("serve.py", "print('serving')\n")
+    bob.git("add", "serve.py")
+    bob.commit("code beside alice's model")
+    result = bob.model("tag", "m", "v9.0.0", "-m", "bob tags what alice pushed", check=False)
+    assert result.returncode == 0, result.stderr
+    # with the objects gone from the remote too, the tag is refused
+    for path in (team.store / "objects").glob("*/*"):
+        path.chmod(0o644)
+        path.unlink()
+    bob.write("serve.py", "print('serving v2')\n")
+    bob.git("add", "serve.py")
+    bob.commit("more code")
+    result = bob.model("tag", "m", "v9.1.0", check=False)
+    assert result.returncode == 1 and "not in the cache" in result.stderr
+
+
+def test_checkout_of_a_commit_older_than_the_remote_still_fetches(repo: Repo,
+                                                                   tmp_path: Path) -> None:
+    """The first versions predate `git model remote add`: their .gitmodel.toml names no remote,
+    so a clone falls back to the remote it last saw committed."""
+    v1 = random_bytes(50_000, 11)
+    repo.write(ART, v1)
+    repo.model("add", ART)
+    repo.commit("v1, before any remote")
+    repo.git("tag", "-a", "m@v1.0.0", "-m", "v1")
+    repo.model("remote", "add", "origin", str(tmp_path / "store"), "--default")
+    repo.write(ART, random_bytes(50_000, 12))
+    repo.model("add", ART)
+    repo.commit("v2 and the remote")
+    origin = tmp_path / "origin.git"
+    repo.git("init", "-q", "--bare", "-b", "main", str(origin))
+    repo.git("remote", "add", "origin", str(origin))
+    repo.git("push", "-q", "origin", "main", "--follow-tags")
+    repo.model("push", "--all-versions")
+    bob = Repo(tmp_path / "bob")
+    Repo(tmp_path).git("clone", "-q", str(origin), str(bob.root))
+    bob.model("install")
+    bob.model("pull")
+    bob.git("checkout", "-q", "m@v1.0.0")
+    assert sha256_file(bob.root / ART) == hashlib.sha256(v1).hexdigest()

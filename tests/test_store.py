@@ -291,3 +291,35 @@ def test_fsync_setting(tmp_path: Path) -> None:
     oid, _ = store.put_file(source(tmp_path, b"durable"))
     store.materialize(oid, tmp_path / "out.bin", mode=LinkMode.COPY)
     assert (tmp_path / "out.bin").read_bytes() == b"durable"
+
+
+def test_replacing_a_large_file_frees_it_in_the_background(store: ObjectStore,
+                                                          tmp_path: Path) -> None:
+    import time
+
+    from gitmodel.store import DEFERRED_DELETE_BYTES
+
+    data = random_bytes(1000, 7)
+    oid, _ = store.put_file(source(tmp_path, data))
+    target = tmp_path / "tree" / "model.bin"
+    target.parent.mkdir()
+    with open(target, "wb") as stream:
+        stream.truncate(DEFERRED_DELETE_BYTES)  # sparse: large without costing the disk
+    old_inode = target.stat().st_ino
+    store.materialize(oid, target)
+    assert target.read_bytes() == data and target.stat().st_ino != old_inode
+    trash = store.root / "trash"
+    deadline = time.monotonic() + 10
+    while any(trash.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(trash.iterdir()), "the old file was not deleted"
+
+
+def test_small_files_are_replaced_in_place(store: ObjectStore, tmp_path: Path) -> None:
+    data = random_bytes(1000, 8)
+    oid, _ = store.put_file(source(tmp_path, data))
+    target = tmp_path / "small.bin"
+    target.write_bytes(b"old")
+    store.materialize(oid, target)
+    assert target.read_bytes() == data
+    assert not (store.root / "trash").exists()
