@@ -20,7 +20,7 @@ TYPE_CHECKING = False  # not from typing: hooks and the filter import this packa
 
 __version__ = "0.1.0"
 
-# public name -> function in gitmodel.registry
+# public name -> function in gitmodel.catalog
 _REGISTRY_API = {
     "resolve": "resolve",
     "show": "show",
@@ -32,18 +32,18 @@ _REGISTRY_API = {
 if TYPE_CHECKING:
     from typing import Any
 
-    from gitmodel.registry import current_stages as stages
-    from gitmodel.registry import diff, resolve, show
-    from gitmodel.registry import list_versions as versions
+    from gitmodel.catalog import current_stages as stages
+    from gitmodel.catalog import diff, resolve, show
+    from gitmodel.catalog import list_versions as versions
 
 
 def __getattr__(name: str) -> Any:
     target = _REGISTRY_API.get(name)
     if target is None:
         raise AttributeError(f"module 'gitmodel' has no attribute {name!r}")
-    from gitmodel import registry
+    from gitmodel import catalog
 
-    return getattr(registry, target)
+    return getattr(catalog, target)
 
 
 def __dir__() -> list[str]:

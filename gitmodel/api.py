@@ -19,7 +19,6 @@ from gitmodel.errors import (
     ConfigError,
     GitmodelError,
     InvalidModelFileError,
-    ModelNotFoundError,
     UnsafePathError,
 )
 from gitmodel.hashing import Progress
@@ -31,12 +30,12 @@ from gitmodel.workspace import (
     State,
     Workspace,
     check_unique_names,
-    find_model,
     load_model,
     load_models,
     mark_synced,
     model_status,
     restore,
+    select_models,
 )
 
 
@@ -432,22 +431,9 @@ def status(names: Sequence[str] = (), *, cwd: Path | str | None = None,
     """Status of each model (or of ``names``), and the model files that could not be read."""
     ws = open_workspace(cwd)
     loaded = load_models(ws.root, strict=False)
-    models = _select(loaded.models, names)
+    models = select_models(loaded.models, names)
     statuses = [model_status(ws, m, m.model_file in loaded.conflicted, progress) for m in models]
     return statuses, [str(e) for e in loaded.errors]
-
-
-def _select(models: list[Model], names: Sequence[str]) -> list[Model]:
-    if not names:
-        return models
-    chosen = []
-    for wanted in names:
-        model = find_model(models, wanted)
-        if model is None:
-            known = ", ".join(sorted(m.spec.name for m in models)) or "none yet"
-            raise ModelNotFoundError(f"no model named {wanted!r} (models: {known})")
-        chosen.append(model)
-    return chosen
 
 
 def checkout(names: Sequence[str] = (), *, force: bool = False, cwd: Path | str | None = None,
@@ -465,19 +451,19 @@ def checkout(names: Sequence[str] = (), *, force: bool = False, cwd: Path | str 
     names = [n for n in names if n not in specs]
     results = []
     if specs:
-        from gitmodel import registry
+        from gitmodel import catalog
 
         for spec in specs:
-            chosen, data = registry.version_model(spec, ws.root)
+            chosen, data = catalog.version_model(spec, ws.root)
             model = Model(chosen.model_file, chosen.spec)
             # the artifact first: a missing object leaves both files as they were
             results.append(restore(ws, model, force=force, progress=progress, fetch=fetch))
-            registry.write_model_file(ws.root, chosen.model_file, data)
+            catalog.write_model_file(ws.root, chosen.model_file, data)
             mark_synced(ws, [model])
         if not names:
             return results
     loaded = load_models(ws.root)
-    for model in _select(loaded.models, names):
+    for model in select_models(loaded.models, names):
         if model.model_file in loaded.conflicted:
             raise GitmodelError(
                 f"{model.model_file} has a merge conflict: pick a side with `git checkout "

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from gitmodel import registry
+from gitmodel import catalog, registry, tagging
 from gitmodel.cli import _dump_json, _err, _size, app
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
@@ -45,7 +45,7 @@ def tag(
     # `tag v1.1.0`: a single argument with a dot is a version (model names have no dots)
     if name is not None and version is None and "." in name:
         name, version = None, name
-    result = registry.tag_version(name, version, bump=bump, pre=pre, message=message,
+    result = tagging.tag_version(name, version, bump=bump, pre=pre, message=message,
                                   force=force, sign=sign, rev=rev)
     signed = " (signed)" if result.signed else ""
     typer.echo(f"registered {result.model} {result.version}{signed}: tag {result.tag} on "
@@ -63,7 +63,7 @@ def assign(
     message: MessageOpt = None,
 ) -> None:
     """Put a version in a stage: an annotated tag NAME#STAGE#N."""
-    result = registry.assign(name, version, stage, force=force, message=message)
+    result = tagging.assign(name, version, stage, force=force, message=message)
     typer.echo(f"{result.model} {result.version} is now in {result.stage}: tag {result.tag}")
     _push_hint(result.tag)
 
@@ -77,7 +77,7 @@ def unassign(
     message: MessageOpt = None,
 ) -> None:
     """Take a stage off a version: an annotated tag NAME#STAGE!#N."""
-    result = registry.unassign(name, stage, version, message=message)
+    result = tagging.unassign(name, stage, version, message=message)
     typer.echo(f"{result.model} {result.version} left {result.stage}: tag {result.tag}")
     _push_hint(result.tag)
 
@@ -89,7 +89,7 @@ def deregister(
     message: MessageOpt = None,
 ) -> None:
     """Withdraw a version: an annotated tag NAME@vX.Y.Z!."""
-    result = registry.deregister(name, version, message=message)
+    result = tagging.deregister(name, version, message=message)
     typer.echo(f"deregistered {result.model} {result.version}: tag {result.tag}")
     _push_hint(result.tag)
 
@@ -100,7 +100,7 @@ def deprecate(
     message: MessageOpt = None,
 ) -> None:
     """Deprecate a whole model: an annotated tag NAME@deprecated."""
-    result = registry.deprecate(name, message=message)
+    result = tagging.deprecate(name, message=message)
     typer.echo(f"deprecated {result.model}: tag {result.tag}")
     _push_hint(result.tag)
 
@@ -108,7 +108,7 @@ def deprecate(
 @app.command("list")
 def list_(as_json: JsonOpt = False) -> None:
     """List every model: latest version, stages, size."""
-    models, warnings = registry.list_models()
+    models, warnings = catalog.list_models()
     if as_json:
         _dump_json({"models": [asdict(m) for m in models], "warnings": warnings})
         return
@@ -130,7 +130,7 @@ def list_(as_json: JsonOpt = False) -> None:
         typer.echo(f"{r[0]:{widths[0]}}  {r[1]:{widths[1]}}  {r[2]:{widths[2]}}  {r[3]}")
 
 
-def _version_json(mv: registry.ModelVersion) -> dict[str, Any]:
+def _version_json(mv: catalog.ModelVersion) -> dict[str, Any]:
     data = asdict(mv)
     data.pop("spec", None)
     data["files"] = [asdict(f) for f in mv.files]
@@ -144,7 +144,7 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """Show one version: commit, files, params, metrics, tagger, date."""
-    mv = registry.show(spec)
+    mv = catalog.show(spec)
     if as_json:
         _dump_json(_version_json(mv))
         return
@@ -165,7 +165,7 @@ def show(
     for label, table in (("params", mv.params), ("metrics", mv.metrics)):
         if table:
             typer.echo(f"  {label}:")
-            for key, value in sorted(registry._flatten(table).items()):
+            for key, value in sorted(tagging.flatten(table).items()):
                 typer.echo(f"    {key} = {value}")
     typer.echo("  files:")
     for f in mv.files:
@@ -178,7 +178,7 @@ def history(
     as_json: JsonOpt = False,
 ) -> None:
     """Show registrations and stage moves of a model, newest first."""
-    events = registry.history(name)
+    events = catalog.history(name)
     if as_json:
         _dump_json([{"timestamp": e.timestamp, "date": e.date, "event": e.kind,
                      "model": e.model, "version": e.version, "stage": e.stage,
@@ -207,7 +207,7 @@ def diff(
     as_json: JsonOpt = False,
 ) -> None:
     """Compare two versions: params changed, metrics with deltas, files changed."""
-    d = registry.diff(old, new)
+    d = catalog.diff(old, new)
     if as_json:
         _dump_json({"old": _version_json(d.old), "new": _version_json(d.new),
                     "params": [asdict(c) for c in d.params],
@@ -241,7 +241,7 @@ def rollback(
     version: Annotated[str, typer.Argument(help="Version to go back to.", show_default=False)],
 ) -> None:
     """Commit the model file of an earlier version (history is not rewritten)."""
-    result = registry.rollback(name, version)
+    result = catalog.rollback(name, version)
     typer.echo(f"rolled {result.model} back to {result.version} in commit {result.commit[:12]} "
                f"({result.model_file})")
     typer.echo(f"  tag it when ready: git model tag {result.model} --bump patch")
@@ -254,7 +254,7 @@ def check_ref(
     as_json: JsonOpt = False,
 ) -> None:
     """Tell a CI pipeline what a pushed tag did (registration, stage assignment...)."""
-    result = registry.check_ref(ref)
+    result = catalog.check_ref(ref)
     if as_json:
         _dump_json(asdict(result))
     elif not result.registry:
@@ -275,7 +275,7 @@ def verify(
     as_json: JsonOpt = False,
 ) -> None:
     """Check a version's tag signature and rehash its objects."""
-    result = registry.verify(spec)
+    result = catalog.verify(spec)
     if as_json:
         _dump_json({**asdict(result), "ok": result.ok, "objects_ok": result.objects_ok})
     else:

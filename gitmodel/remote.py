@@ -33,7 +33,7 @@ from gitmodel.errors import CorruptObjectError, GitmodelError, RemoteError, Vers
 from gitmodel.hashing import CHUNK_SIZE, OID_PREFIX, Progress
 from gitmodel.semver import Register, parse_spec, parse_tag
 from gitmodel.store import ObjectStore, is_oid
-from gitmodel.workspace import Model, Workspace, find_model, load_models
+from gitmodel.workspace import Model, Workspace, load_models, select_models
 
 DEFAULT_JOBS = 8
 # Above this many oids one listing of the remote's objects/ answers "which do you have" in one
@@ -437,22 +437,9 @@ def needs_of_model(model: Model, version: str) -> list[Need]:
 def needs_of_worktree(ws: Workspace, names: Sequence[str] = ()) -> list[Need]:
     models = load_models(ws.root).models
     needs: list[Need] = []
-    for model in _select(models, names, "the work tree"):
+    for model in select_models(models, names, "the work tree"):
         needs += needs_of_model(model, "the work tree")
     return needs
-
-
-def _select(models: list[Model], names: Sequence[str], where: str) -> list[Model]:
-    if not names:
-        return models
-    chosen = []
-    for name in names:
-        model = find_model(models, name)
-        if model is None:
-            known = ", ".join(sorted(m.spec.name for m in models)) or "none"
-            raise GitmodelError(f"no model named {name!r} in {where} (models: {known})")
-        chosen.append(model)
-    return chosen
 
 
 def model_at(root: Path, commit: str, name: str) -> Model | None:

@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
@@ -25,6 +25,7 @@ from gitmodel.errors import (
     DuplicateModelError,
     GitmodelError,
     InvalidModelFileError,
+    ModelNotFoundError,
     ObjectMissingError,
     UnsafePathError,
 )
@@ -181,6 +182,22 @@ def check_unique_names(models: Iterable[Model]) -> None:
                 "rename one with `git model add ARTIFACT --name NEW`"
             )
         seen[key] = model
+
+
+def select_models(models: list[Model], names: Sequence[str], where: str = "this work tree"
+                  ) -> list[Model]:
+    """``models`` named by ``names`` (a name, model file or artifact path each); all of them
+    when ``names`` is empty; ModelNotFoundError naming the models there are otherwise."""
+    if not names:
+        return models
+    chosen = []
+    for wanted in names:
+        model = find_model(models, wanted)
+        if model is None:
+            known = ", ".join(sorted(m.spec.name for m in models)) or "none yet"
+            raise ModelNotFoundError(f"no model named {wanted!r} in {where} (models: {known})")
+        chosen.append(model)
+    return chosen
 
 
 def find_model(models: Iterable[Model], name_or_path: str) -> Model | None:

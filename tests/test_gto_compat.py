@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from conftest import Repo, random_bytes
 
-from gitmodel import api, registry
+from gitmodel import api, catalog, registry, tagging
 from gitmodel.errors import GitmodelError
 
 GTO_VENV = Path(__file__).resolve().parents[1] / ".venv-gto"
@@ -76,7 +76,7 @@ def new_model_commit(repo: Repo, name: str, seed: int) -> str:
 
 
 def assert_agree(repo: Repo, names: list[str]) -> None:
-    models, _ = registry.list_models(repo.root)
+    models, _ = catalog.list_models(repo.root)
     ours = {m.name: m for m in models}
     theirs = gto(repo, "show")
     active = {n for n in names if n in ours and ours[n].versions and not ours[n].deprecated}
@@ -100,10 +100,10 @@ def assert_agree(repo: Repo, names: list[str]) -> None:
         for stage, ver in m.stages.items():
             (hit,) = gto(repo, "show", f"{name}#{stage}")
             assert hit["version"] == ver
-            assert registry.show(f"{name}#{stage}", repo.root).version == ver
+            assert catalog.show(f"{name}#{stage}", repo.root).version == ver
     for name in names:
         try:
-            ours_history = registry.history(name, repo.root)
+            ours_history = catalog.history(name, repo.root)
         except GitmodelError:
             continue
         theirs_history = gto(repo, "history", name)
@@ -114,28 +114,28 @@ def assert_agree(repo: Repo, names: list[str]) -> None:
 
 def test_fixed_sequence(repo: Repo) -> None:
     c1 = new_model_commit(repo, "clf", 1)
-    registry.tag_version("clf", "v1.0.0", cwd=repo.root)
+    tagging.tag_version("clf", "v1.0.0", cwd=repo.root)
     new_model_commit(repo, "clf", 2)
-    registry.tag_version("clf", bump="minor", cwd=repo.root)
+    tagging.tag_version("clf", bump="minor", cwd=repo.root)
     new_model_commit(repo, "clf", 3)
-    registry.tag_version("clf", bump="major", pre="rc", cwd=repo.root)
-    registry.assign("clf", "v1.0.0", "prod", cwd=repo.root)
-    registry.assign("clf", "v1.1.0", "prod", cwd=repo.root)
-    registry.assign("clf", "v2.0.0-rc.1", "staging", cwd=repo.root)
+    tagging.tag_version("clf", bump="major", pre="rc", cwd=repo.root)
+    tagging.assign("clf", "v1.0.0", "prod", cwd=repo.root)
+    tagging.assign("clf", "v1.1.0", "prod", cwd=repo.root)
+    tagging.assign("clf", "v2.0.0-rc.1", "staging", cwd=repo.root)
     assert_agree(repo, ["clf"])
-    registry.unassign("clf", "prod", cwd=repo.root)  # back to v1.0.0
-    assert registry.show("clf#prod", repo.root).commit == c1
+    tagging.unassign("clf", "prod", cwd=repo.root)  # back to v1.0.0
+    assert catalog.show("clf#prod", repo.root).commit == c1
     assert_agree(repo, ["clf"])
-    registry.assign("clf", "v1.1.0", "prod", cwd=repo.root)
-    registry.deregister("clf", "v1.1.0", cwd=repo.root)  # prod falls back again
+    tagging.assign("clf", "v1.1.0", "prod", cwd=repo.root)
+    tagging.deregister("clf", "v1.1.0", cwd=repo.root)  # prod falls back again
     assert_agree(repo, ["clf"])
     new_model_commit(repo, "other", 4)
-    registry.tag_version("other", "v0.1.0", cwd=repo.root)
-    registry.assign("other", "v0.1.0", "prod", cwd=repo.root)
-    registry.deprecate("other", cwd=repo.root)
+    tagging.tag_version("other", "v0.1.0", cwd=repo.root)
+    tagging.assign("other", "v0.1.0", "prod", cwd=repo.root)
+    tagging.deprecate("other", cwd=repo.root)
     assert_agree(repo, ["clf", "other"])
     new_model_commit(repo, "other", 5)
-    registry.tag_version("other", "v0.2.0", cwd=repo.root)  # active again
+    tagging.tag_version("other", "v0.2.0", cwd=repo.root)  # active again
     assert_agree(repo, ["clf", "other"])
 
 
@@ -152,12 +152,12 @@ def random_events(repo: Repo, rng: random.Random, names: list[str], steps: int) 
             new_model_commit(repo, name, rng.randrange(1 << 40))
             bump = rng.choice(["major", "minor", "patch"])
             pre = "rc" if rng.random() < 0.25 else None
-            registry.tag_version(name, bump=bump, pre=pre, cwd=repo.root)
+            tagging.tag_version(name, bump=bump, pre=pre, cwd=repo.root)
         elif roll < 0.7:
             ver = rng.choice(active)
             stage = rng.choice(STAGES)
             try:
-                registry.assign(name, ver.version, stage, cwd=repo.root)
+                tagging.assign(name, ver.version, stage, cwd=repo.root)
             except GitmodelError as exc:
                 assert "already in" in str(exc)
         elif roll < 0.85:
@@ -165,11 +165,11 @@ def random_events(repo: Repo, rng: random.Random, names: list[str], steps: int) 
             held = [(ver, s) for ver in active for s in STAGES if state.stage_active_on(ver, s)]
             if held:
                 ver, stage = rng.choice(held)
-                registry.unassign(name, stage, ver.version, cwd=repo.root)
+                tagging.unassign(name, stage, ver.version, cwd=repo.root)
         elif roll < 0.95:
-            registry.deregister(name, rng.choice(active).version, cwd=repo.root)
+            tagging.deregister(name, rng.choice(active).version, cwd=repo.root)
         elif state is not None and not state.deprecated:
-            registry.deprecate(name, cwd=repo.root)
+            tagging.deprecate(name, cwd=repo.root)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import Repo, random_bytes
 
-from gitmodel import registry
+from gitmodel import catalog, registry
 from gitmodel.errors import ConfigError, GitmodelError, VersionError
 
 ART = "models/clf.pt"
@@ -98,14 +98,14 @@ def test_unassign_falls_back_to_the_previous_version_and_deregister_drops_stages
     repo.model("tag", "v1.1.0")
     repo.model("assign", "clf", "v1.0.0", "prod")
     repo.model("assign", "clf", "v1.1.0", "prod")
-    assert registry.show("clf#prod", repo.root).version == "v1.1.0"
+    assert catalog.show("clf#prod", repo.root).version == "v1.1.0"
     repo.model("unassign", "clf", "prod")
     assert "clf#prod!#3" in tags(repo)
-    assert registry.show("clf#prod", repo.root).version == "v1.0.0"
+    assert catalog.show("clf#prod", repo.root).version == "v1.0.0"
     repo.model("assign", "clf", "v1.1.0", "prod")
     repo.model("deregister", "clf", "v1.1.0")
     assert "clf@v1.1.0!" in tags(repo)
-    assert registry.show("clf#prod", repo.root).version == "v1.0.0"
+    assert catalog.show("clf#prod", repo.root).version == "v1.0.0"
     refused(repo.model("show", "clf@v1.1.0", check=False), "no version of clf matches v1.1.0",
             "deregistered: v1.1.0")
     repo.model("deprecate", "clf")
@@ -136,7 +136,7 @@ def test_stage_policy_allowlist_and_promotion_order(repo: Repo) -> None:
     commit_model(repo, 2)
     repo.model("tag", "v1.1.0")
     repo.model("assign", "clf", "v1.1.0", "prod", "--force")
-    assert registry.show("clf#prod", repo.root).version == "v1.1.0"
+    assert catalog.show("clf#prod", repo.root).version == "v1.1.0"
 
 
 def test_stage_policy_parsing() -> None:
@@ -233,7 +233,7 @@ def test_tags_of_one_model_are_strictly_ordered_in_time(repo: Repo) -> None:
     stamps = repo.git("for-each-ref", "--sort=taggerdate",
                       "--format=%(taggerdate:unix)", "refs/tags").stdout.split()
     assert len(set(stamps)) == 4
-    assert registry.show("clf#prod", repo.root).version == "v1.0.0"
+    assert catalog.show("clf#prod", repo.root).version == "v1.0.0"
 
 
 def test_parse_refs_orders_ties_by_tag_number() -> None:

@@ -13,7 +13,7 @@ import pytest
 from conftest import Repo, random_bytes, sha256_file
 
 import gitmodel
-from gitmodel import registry
+from gitmodel import catalog
 from gitmodel.errors import GitmodelError, VersionError
 
 ART = "models/clf.pt"
@@ -74,8 +74,8 @@ def test_rollback_makes_a_new_commit_and_never_rewrites_history(two_versions: Re
     assert repo.git("status", "--porcelain").stdout == ""
     # ready to tag
     repo.model("tag", "clf", "--bump", "patch")
-    assert registry.show("clf@v1.1.1", repo.root).spec.oids == \
-        registry.show("clf@v1.0.0", repo.root).spec.oids
+    assert catalog.show("clf@v1.1.1", repo.root).spec.oids == \
+        catalog.show("clf@v1.0.0", repo.root).spec.oids
     err = repo.model("rollback", "clf", "v1.0.0", check=False)
     assert err.returncode == 1 and "already holds" in err.stderr
 
@@ -102,7 +102,7 @@ def test_python_api_resolves_a_stage_to_byte_identical_read_only_files(
     artifact_before = (repo.root / ART).read_bytes()
     path = gitmodel.resolve("clf#prod", cwd=repo.root)
     assert path.read_bytes() == random_bytes(3000, 1)
-    assert sha256_file(path) == registry.show("clf@v1.0.0", repo.root).files[0].oid[7:]
+    assert sha256_file(path) == catalog.show("clf@v1.0.0", repo.root).files[0].oid[7:]
     assert not os.access(path, os.W_OK) or os.geteuid() == 0
     assert not stat.S_IMODE(path.stat().st_mode) & 0o222
     assert str(path).startswith(str(repo.root / ".git/model/resolved"))
@@ -186,7 +186,7 @@ def test_signed_tag_verified_and_tampering_caught(repo: Repo, tmp_path: Path) ->
     data = json.loads(repo.model("verify", "clf@v1.0.0", "--json").stdout)
     assert data["ok"] is True and data["signed"] is True
     # a tampered object in the cache: verify says the objects failed, not the signature
-    oid = registry.show("clf@v1.0.0", repo.root).files[0].oid
+    oid = catalog.show("clf@v1.0.0", repo.root).files[0].oid
     obj = repo.root / ".git/model/objects" / oid[7:9] / oid[9:]
     obj.chmod(0o644)
     obj.write_bytes(b"tampered")
@@ -208,7 +208,7 @@ def test_signed_tag_verified_and_tampering_caught(repo: Repo, tmp_path: Path) ->
 def test_verify_missing_object(repo: Repo) -> None:
     commit_model(repo, 1)
     repo.model("tag", "v1.0.0")
-    oid = registry.show("clf@v1.0.0", repo.root).files[0].oid
+    oid = catalog.show("clf@v1.0.0", repo.root).files[0].oid
     obj = repo.root / ".git/model/objects" / oid[7:9] / oid[9:]
     obj.chmod(0o644)
     obj.unlink()
