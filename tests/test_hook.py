@@ -165,6 +165,10 @@ def test_checkouts_start_python_only_when_needed(repo: Repo) -> None:
     result = repo.git("checkout", "HEAD~1")
     assert "is gone" not in result.stderr
     assert status_of(repo) == "clean"
+    # nor does a restore of a file (flag 0)
+    repo.write("train.py", "changed\n")
+    result = repo.git("restore", "train.py")
+    assert "is gone" not in result.stderr
     # without the filter, the hook's Python does the work (and here says it is gone)
     repo.git("config", "--unset", "filter.gitmodel.process")
     result = repo.git("checkout", "main")

@@ -87,16 +87,19 @@ EOF
       old=$1
       [ "$old" = 0000000000000000000000000000000000000000 ] && old=4b825dc642cb6eb9a060e54bf8d69288fbee4904
       git diff --quiet "$old" "$2" -- "$pathspec" 2>/dev/null && exit $status
-      # git wrote every added or changed model file through the gitmodel filter, which restored
-      # its artifact already; Python is needed here only to remove the artifacts of deleted
-      # model files, or when the filter is not in place
-      if git diff --quiet --no-renames --diff-filter=D "$old" "$2" -- "$pathspec" 2>/dev/null &&
-         [ -n "$(git config --get filter.gitmodel.process 2>/dev/null)" ]; then
-        first=$(git diff --name-only --no-renames "$old" "$2" -- "$pathspec" 2>/dev/null | head -n 1)
-        case "$(git check-attr filter -- "$first" 2>/dev/null)" in
-          *": filter: gitmodel") exit $status ;;
-        esac
+      # a deleted model file takes its artifact with it: that needs Python
+      if ! git diff --quiet --no-renames --diff-filter=D "$old" "$2" -- "$pathspec" 2>/dev/null; then
+        run_gitmodel "$@"
+        exit $status
       fi
+    fi
+    # Every model file git wrote (a branch switch, or `checkout REV -- path` and `restore`, flag
+    # 0) went through the gitmodel filter, which restored its artifact already: Python is
+    # needed only where the filter is not in place.
+    if [ -n "$(git config --get filter.gitmodel.process 2>/dev/null)" ]; then
+      case "$(git check-attr filter -- gitmodel-probe.model.toml 2>/dev/null)" in
+        *": filter: gitmodel") exit $status ;;
+      esac
     fi
     run_gitmodel "$@"
     exit $status ;;
