@@ -130,6 +130,16 @@ WRITTEN = -1  # hashed_at_ns of an entry for bytes gitmodel wrote itself (see re
 COARSE_RACY_MARGIN_NS = 2_000_000_000
 
 
+def settled(stat: os.stat_result, now_ns: int) -> bool:
+    """Whether a write to the file would move its stat from here on (it is not racy)."""
+    return not _racy(stat, now_ns)
+
+
+def same_stat(before: os.stat_result, after: os.stat_result) -> bool:
+    return (before.st_ino, before.st_size, before.st_mtime_ns, before.st_ctime_ns) == (
+        after.st_ino, after.st_size, after.st_mtime_ns, after.st_ctime_ns)
+
+
 def _racy(stat: os.stat_result, hashed_at_ns: int) -> bool:
     coarse = stat.st_mtime_ns % 1_000_000_000 == 0
     margin = COARSE_RACY_MARGIN_NS if coarse else RACY_MARGIN_NS

@@ -19,7 +19,15 @@ from enum import StrEnum
 from pathlib import Path
 
 from gitmodel.errors import CorruptObjectError, GitmodelError, ObjectMissingError
-from gitmodel.hashing import OID_PREFIX, Progress, copy_hashing, copy_immutable_hashing, hash_file
+from gitmodel.hashing import (
+    OID_PREFIX,
+    Progress,
+    copy_hashing,
+    copy_immutable_hashing,
+    hash_file,
+    same_stat,
+    settled,
+)
 
 OID_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 _FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
@@ -102,12 +110,29 @@ class ObjectStore:
         os.replace(tmp_path, final)
 
     def put_file(self, source: Path, progress: Progress | None = None) -> tuple[str, int]:
-        """Copy ``source`` into the cache in one pass that hashes it; return (oid, size)."""
+        """Copy ``source`` into the cache while hashing it; return (oid, size).
+
+        A settled file (not written in the last moments) is copied by the kernel while a thread
+        hashes it, and kept only if its stat did not move meanwhile: a write during the copy
+        would otherwise leave an object whose bytes differ from its name. Anything else, or a
+        kernel that cannot copy, takes one pass that hashes exactly the bytes it writes.
+        """
         fd, tmp_name = tempfile.mkstemp(dir=self._tmp_dir(), prefix="put-")
         tmp_path = Path(tmp_name)
         try:
             with open(source, "rb") as src, os.fdopen(fd, "wb") as dst:
-                oid, size = copy_hashing(src, dst, progress)
+                before = os.fstat(src.fileno())
+                copied = None
+                if settled(before, time.time_ns()):
+                    copied = copy_immutable_hashing(source, dst.fileno(), progress)
+                    if copied is not None and not same_stat(before, os.stat(source)):
+                        copied = None  # written while copied: redo in one consistent pass
+                if copied is None:
+                    src.seek(0)
+                    dst.seek(0)
+                    dst.truncate()
+                    copied = copy_hashing(src, dst, progress)
+                oid, size = copied
                 if self.fsync:
                     dst.flush()
                     os.fsync(dst.fileno())

@@ -323,3 +323,19 @@ def test_small_files_are_replaced_in_place(store: ObjectStore, tmp_path: Path) -
     store.materialize(oid, target)
     assert target.read_bytes() == data
     assert not (store.root / "trash").exists()
+
+
+def test_put_of_a_settled_file_copies_in_the_kernel_and_names_it_right(store: ObjectStore,
+                                                                       tmp_path: Path) -> None:
+    data = random_bytes(3 * CHUNK_SIZE + 5, 9)
+    import time
+
+    from gitmodel import hashing
+
+    path = source(tmp_path, data, "settled.bin")
+    time.sleep(0.05)  # older than the racy margin: the kernel copies it
+    assert hashing.settled(os.stat(path), time.time_ns())
+    oid, size = store.put_file(path)
+    assert (oid, size) == (oid_of(data), len(data))
+    assert store.object_path(oid).read_bytes() == data
+    assert not temp_files(store)
