@@ -141,7 +141,9 @@ def same_stat(before: os.stat_result, after: os.stat_result) -> bool:
 
 
 def _racy(stat: os.stat_result, hashed_at_ns: int) -> bool:
-    coarse = stat.st_mtime_ns % 1_000_000_000 == 0
+    # The filesystem's granularity shows in ctime, which only the kernel sets: an mtime of a
+    # whole second may just come from `touch -d` or a tool restoring timestamps.
+    coarse = stat.st_ctime_ns % 1_000_000_000 == 0
     margin = COARSE_RACY_MARGIN_NS if coarse else RACY_MARGIN_NS
     return stat.st_mtime_ns >= hashed_at_ns - margin or stat.st_ctime_ns >= hashed_at_ns - margin
 

@@ -235,6 +235,12 @@ def test_racy_entries_are_not_trusted(tmp_path: Path) -> None:
 
 
 def test_coarse_timestamps_get_a_wider_margin(tmp_path: Path) -> None:
+    """Granularity is read from ctime, which only the kernel sets: a whole-second mtime from
+    `touch -d` on ext4 keeps the fine margin, a whole-second ctime (ext3, FAT) gets 2 s."""
+    from types import SimpleNamespace
+
+    from gitmodel.hashing import _racy
+
     cache = StatCache(tmp_path / "stat.sqlite")
     path = tmp_path / "m"
     path.write_bytes(b"abcd")
@@ -242,11 +248,14 @@ def test_coarse_timestamps_get_a_wider_margin(tmp_path: Path) -> None:
     os.utime(path, ns=(whole_second, whole_second))
     stat = settled(path)
     oid = expected_oid(b"abcd")
-    # the mtime is an hour old, but the ctime (set by utime just now) is within the 2 s margin
-    cache.record(path, stat, oid, stat.st_ctime_ns + COARSE_RACY_MARGIN_NS - 1)
-    assert cache.lookup(path, stat) is None
-    cache.record(path, stat, oid, stat.st_ctime_ns + COARSE_RACY_MARGIN_NS + 1)
-    assert cache.lookup(path, stat) == oid
+    if stat.st_ctime_ns % 1_000_000_000:  # this filesystem keeps sub-second ctimes
+        cache.record(path, stat, oid, stat.st_ctime_ns + RACY_MARGIN_NS + 1)
+        assert cache.lookup(path, stat) == oid
+    coarse = SimpleNamespace(st_mtime_ns=whole_second, st_ctime_ns=whole_second)
+    assert _racy(coarse, whole_second + COARSE_RACY_MARGIN_NS - 1)  # type: ignore[arg-type]
+    assert not _racy(coarse, whole_second + COARSE_RACY_MARGIN_NS + 1)  # type: ignore[arg-type]
+    fine = SimpleNamespace(st_mtime_ns=whole_second, st_ctime_ns=whole_second + 7)
+    assert not _racy(fine, whole_second + RACY_MARGIN_NS + 8)  # type: ignore[arg-type]
 
 
 def test_a_just_written_file_is_hashed_again(tmp_path: Path) -> None:
