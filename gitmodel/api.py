@@ -214,7 +214,7 @@ def add(
     if not paths:
         raise GitmodelError("name at least one model file or folder to add")
     _index_lock_check(ws)
-    models = load_models(ws.root).models
+    models = load_models(ws.root, conflicts=False).models
     provenance = _Provenance(ws)
     plans = []
     for path in paths:

@@ -152,10 +152,11 @@ class LoadedModels:
     conflicted: set[str] = field(default_factory=set)
 
 
-def load_models(root: Path, *, strict: bool = True) -> LoadedModels:
-    """Every model file in the index that exists in the work tree, parsed and checked."""
+def load_models(root: Path, *, strict: bool = True, conflicts: bool = True) -> LoadedModels:
+    """Every model file in the index that exists in the work tree, parsed and checked (and,
+    with ``conflicts``, which of them a merge left unresolved: one more git call)."""
     paths = model_file_paths(root)
-    conflicted = git.unmerged_paths(root, [modelfile.PATHSPEC]) if paths else set()
+    conflicted = git.unmerged_paths(root, [modelfile.PATHSPEC]) if paths and conflicts else set()
     result = LoadedModels([], conflicted=conflicted)
     for path in paths:
         if not (root / path).exists() and not (root / path).is_symlink():

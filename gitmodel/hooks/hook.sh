@@ -40,6 +40,36 @@ run_gitmodel() {
   fi
 }
 
+# A pushed version tag needs its objects here (issue 3) and on the model remote. When every
+# pushed tag names them in Model-Oid trailers (as `git model tag` writes), each is in the cache,
+# and the record of what the model remote holds lists it, there is nothing to do. This reads the
+# cache layout and the record that gitmodel/store.py and gitmodel/remote.py write; anything
+# unexpected returns 1, and Python decides.
+versions_in_place() {
+  url=$(git config --get "model.remote.$1.url") ||
+    { name=$(git config --get model.defaultremote) && url=$(git config --get "model.remote.$name.url"); } ||
+    return 1
+  common=$(git rev-parse --git-common-dir 2>/dev/null) || return 1
+  record="$common/model/remotes/$(printf '%s' "$url" | sha256sum | cut -c1-16).oids"
+  [ -f "$record" ] || return 1
+  # shellcheck disable=SC2086
+  lines=$(git for-each-ref --format='x %(trailers:key=Model-Oid,valueonly,separator=%x20)' $tagrefs) ||
+    return 1
+  [ -n "$lines" ] || return 1
+  while read -r mark oids; do
+    [ -n "$oids" ] || return 1  # a tag without trailers (made by hand)
+    for oid in $oids; do
+      hex=${oid#sha256:}
+      rest=${hex#??}
+      [ -f "$common/model/objects/${hex%"$rest"}/$rest" ] || return 1
+      grep -qxF "$oid" "$record" || return 1
+    done
+  done <<EOF
+$lines
+EOF
+  return 0
+}
+
 case "$hook" in
   pre-commit)
     # both run, so the user sees every reason at once; either can refuse
@@ -62,21 +92,27 @@ case "$hook" in
     status=$?
     [ -n "$stdin_data" ] || exit $status
     # Python (and any upload) only when a pushed commit not yet on this git remote touches a
-    # model file, or a version tag is pushed: one git call decides "nothing new" (docs/remotes.md)
+    # model file, or a pushed version tag's objects are not known to be in place: a few git
+    # calls decide "nothing new" (docs/remotes.md)
     shas=
-    tags=
+    tagrefs=
+    others=
     while read -r lref lsha rref rsha; do
       [ "$lsha" = 0000000000000000000000000000000000000000 ] && continue
-      case "$rref" in refs/tags/*@v*) tags=1 ;; esac
+      case "$rref" in
+        refs/tags/*@v*) tagrefs="$tagrefs $lref" ;;
+        *) others=1 ;;
+      esac
       shas="$shas $lsha"
     done <<EOF
 $stdin_data
 EOF
     [ -n "$shas" ] || exit $status
-    if [ -z "$tags" ]; then
-      # shellcheck disable=SC2086
-      new=$(git log -1 --format=%h $shas --not --remotes="$1" -- "$pathspec" 2>/dev/null) || new=x
-      [ -n "$new" ] || exit $status
+    # shellcheck disable=SC2086
+    new=$(git log -1 --format=%h $shas --not --remotes="$1" -- "$pathspec" 2>/dev/null) || new=x
+    if [ -z "$new" ]; then
+      [ -z "$tagrefs" ] && exit $status
+      [ -z "$others" ] && versions_in_place "$1" && exit $status
     fi
     run_gitmodel "$@" || exit $?
     exit $status ;;
