@@ -222,7 +222,14 @@ def add(
                          provenance)
         models = [m for m in models if m.model_file != plan.model.model_file] + [plan.model]
         plans.append(plan)
-    _write_and_stage(ws, plans)
+    # one look at the index for all of them: artifacts git tracks (to untrack), and what is
+    # staged for the model files and ignore files (a re-add of unchanged bytes stages nothing)
+    index = git.index_blobs(ws.root, sorted(
+        {p for plan in plans for p in (plan.artifact, plan.model.model_file, plan.gitignore)}))
+    for plan in plans:
+        plan.tracked[:] = [p for p in index
+                           if p == plan.artifact or p.startswith(plan.artifact + "/")]
+    _write_and_stage(ws, plans, index)
     mark_synced(ws, [plan.model for plan in plans])
     return [plan.result for plan in plans]
 
@@ -255,6 +262,12 @@ class _AddPlan:
     is_dir: bool
     tracked: list[str]
     result: AddResult
+
+    @property
+    def gitignore(self) -> str:
+        """The .gitignore in the artifact's folder (repo-relative)."""
+        parent = self.artifact.rpartition("/")[0]
+        return f"{parent}/.gitignore" if parent else ".gitignore"
 
 
 def _plan_add(ws: Workspace, models: list[Model], path: Path | str, name: str | None,
@@ -331,14 +344,14 @@ def _plan_add(ws: Workspace, models: list[Model], path: Path | str, name: str | 
     )
     text = modelfile.dumps(spec)
     modelfile.loads(text.encode(), model_file_rel)  # never write what we could not read back
-    tracked = git.tracked_under(ws.root, rel)
+    tracked: list[str] = []  # filled by add() from one look at the index for every plan
     result = AddResult(name=model_name, model_file=model_file_rel, artifact=rel,
                        files=len(entries), size=spec.size, changed=changed, hashed=hashed,
                        dropped=dropped, untracked=tracked)
     return _AddPlan(Model(model_file_rel, spec), text, rel, is_dir, tracked, result)
 
 
-def _already_staged(ws: Workspace, plans: list[_AddPlan]) -> bool:
+def _already_staged(ws: Workspace, plans: list[_AddPlan], index: dict[str, str]) -> bool:
     """Whether every model file would be written as it is on disk and in the index, with its
     ignore line in place: then `add` need not run `git add` (one git call instead)."""
     expected: dict[str, bytes] = {}
@@ -350,20 +363,19 @@ def _already_staged(ws: Workspace, plans: list[_AddPlan]) -> bool:
         if not model_file.is_file() or model_file.read_bytes() != data:
             return False
         expected[plan.model.model_file] = data
-        parent, _, name = plan.artifact.rpartition("/")
-        gitignore = ws.root / parent / ".gitignore" if parent else ws.root / ".gitignore"
+        name = plan.artifact.rpartition("/")[2]
+        gitignore = ws.root / plan.gitignore
         line = f"/{name}/" if plan.is_dir else f"/{name}"
         if not gitignore.is_file():
             return False
         ignore_data = gitignore.read_bytes()
         if line not in ignore_data.decode("utf-8", "replace").splitlines():
             return False
-        expected[gitignore.relative_to(ws.root).as_posix()] = ignore_data
-    staged = git.index_blobs(ws.root, sorted(expected))
-    return all(staged.get(path) == git.blob_id(data) for path, data in expected.items())
+        expected[plan.gitignore] = ignore_data
+    return all(index.get(path) == git.blob_id(data) for path, data in expected.items())
 
 
-def _write_and_stage(ws: Workspace, plans: list[_AddPlan]) -> None:
+def _write_and_stage(ws: Workspace, plans: list[_AddPlan], index: dict[str, str]) -> None:
     """Write every model file and ignore line, untrack artifacts, and stage, in one git add;
     on failure put every file back as it was."""
     touched: dict[Path, bytes | None] = {}
@@ -372,7 +384,7 @@ def _write_and_stage(ws: Workspace, plans: list[_AddPlan]) -> None:
         if path not in touched:
             touched[path] = path.read_bytes() if path.exists() else None
 
-    if _already_staged(ws, plans):
+    if _already_staged(ws, plans, index):
         return  # re-adding unchanged bytes with no new metadata: nothing to write or stage
     to_stage: list[str] = []
     to_untrack: list[str] = []
@@ -380,12 +392,10 @@ def _write_and_stage(ws: Workspace, plans: list[_AddPlan]) -> None:
         for plan in plans:
             model_file_abs = ws.root / plan.model.model_file
             remember(model_file_abs)
-            parent = plan.artifact.rpartition("/")[0]
-            gitignore_rel = f"{parent}/.gitignore" if parent else ".gitignore"
-            remember(ws.root / gitignore_rel)
+            remember(ws.root / plan.gitignore)
             model_file_abs.write_text(plan.text, encoding="utf-8")
             _ignore_artifact(ws, plan.artifact, plan.is_dir)
-            to_stage += [plan.model.model_file, gitignore_rel]
+            to_stage += [plan.model.model_file, plan.gitignore]
             if plan.tracked:
                 to_untrack.append(plan.artifact)
         if to_untrack:

@@ -161,12 +161,6 @@ def is_tracked(repo_root: Path, path: str) -> bool:
     return bool(run(["ls-files", "-z", "--", f":(literal){path}"], repo_root))
 
 
-def tracked_under(repo_root: Path, path: str) -> list[str]:
-    """Tracked files at or below ``path`` (a file, or a directory)."""
-    out = run(["ls-files", "-z", "--", f":(literal){path}"], repo_root)
-    return [p for p in out.split("\0") if p]
-
-
 def add(repo_root: Path, paths: list[str]) -> None:
     run(["add", "--", *[f":(literal){p}" for p in paths]], repo_root)
 

@@ -228,3 +228,21 @@ def test_readd_unchanged_restages_only_when_needed(repo: Repo) -> None:
     assert repo.git("ls-files", MODEL_FILE).stdout.strip() == MODEL_FILE
     repo.model("add", ART, "--metric", "acc=0.7")  # new metadata is written and staged
     assert repo.git("diff", "--cached", "--name-only").stdout.split() == [MODEL_FILE]
+
+
+def test_add_untracks_an_artifact_git_already_tracked(repo: Repo) -> None:
+    """A model committed into git before gitmodel: `add` moves its bytes to the cache and takes
+    the file (or every file of a folder) out of git's index, keeping it on disk."""
+    repo.write("models/old.pt", random_bytes(3000, 1))
+    repo.write("models/hf/config.json", "{}")
+    repo.write("models/hf/weights.bin", random_bytes(2000, 2))
+    repo.git("add", "models")
+    repo.commit("models committed the old way", "--no-verify")
+    result = repo.model("add", "models/old.pt", "models/hf")
+    assert "removed models/old.pt from git's index" in result.stdout
+    assert "removed models/hf from git's index" in result.stdout
+    assert repo.git("ls-files", "models").stdout.split() == [
+        "models/.gitignore", "models/hf.model.toml", "models/old.pt.model.toml"]
+    assert (repo.root / "models/old.pt").exists() and (repo.root / "models/hf/weights.bin").exists()
+    repo.commit("models moved to gitmodel")
+    assert repo.git("status", "--porcelain").stdout == ""
