@@ -31,7 +31,7 @@ from gitmodel import git, modelfile
 from gitmodel.config import CONFIG_FILE, Config, parse_remotes
 from gitmodel.errors import CorruptObjectError, GitmodelError, RemoteError, VersionError
 from gitmodel.hashing import CHUNK_SIZE, OID_PREFIX, Progress
-from gitmodel.semver import Register, parse_spec, parse_tag
+from gitmodel.semver import ModelSpec, Register, parse_spec, parse_tag
 from gitmodel.store import ObjectStore, is_oid
 from gitmodel.workspace import Model, Workspace, load_models, select_models
 
@@ -811,11 +811,12 @@ def get(repo_url: str, spec_text: str, output: Path, *, remote_url: str | None =
         bare = Path(tmp) / "repo.git"
         git.run(["init", "-q", "--bare", str(bare)], None)
         url = repo_url if not local.exists() else f"file://{repo_url}"
-        tagname = spec.name.replace(":", "=")
+        refs = _tags_to_fetch(url, spec)
+        if not refs:
+            raise VersionError(f"{repo_url} has no registered versions of {spec.name}")
         try:
-            git.run(["fetch", "-q", "--depth", "1", "--no-tags", url,
-                     f"+refs/tags/{tagname}@*:refs/tags/{tagname}@*",
-                     f"+refs/tags/{tagname}#*:refs/tags/{tagname}#*"], bare)
+            git.run(["fetch", "-q", "--depth", "1", "--no-tags", "--stdin", url], bare,
+                    input="".join(f"+{r}:{r}\n" for r in refs).encode())
         except GitmodelError as exc:
             raise RemoteError(f"cannot fetch the tags of {spec.name} from {repo_url}: {exc}"
                               ) from None
@@ -850,6 +851,30 @@ def get(repo_url: str, spec_text: str, output: Path, *, remote_url: str | None =
             store.materialize(entry.oid, target)
             written.append(relative)
     return GetResult(spec.name, version, ver.commit, ver.tag, remote_url, written, report, note)
+
+
+def _tags_to_fetch(url: str, spec: ModelSpec) -> list[str]:
+    """The tag refs ``get`` needs, from ``git ls-remote``: for an exact version only its tag
+    (and a deregistration of it), so one commit crosses the network; for a range or a stage
+    every tag of the model, since stages are resolved by tag dates as in a clone."""
+    try:
+        out = git.run(["ls-remote", "--tags", "--refs", url], None)
+    except GitmodelError as exc:
+        raise RemoteError(f"cannot list the tags of {url}: {exc}") from None
+    tagname = spec.name.replace(":", "=")
+    at, hash_ = f"refs/tags/{tagname}@", f"refs/tags/{tagname}#"
+    refs = [line.split("\t", 1)[1] for line in out.splitlines() if "\t" in line]
+    refs = [r for r in refs if r.startswith((at, hash_))]
+    if spec.range is not None and spec.range.exact is not None and refs:
+        exact = at + spec.range.exact.tag_text
+        chosen = [r for r in refs if r == exact or r.startswith(exact + "!")]
+        if not chosen:
+            versions = sorted({r[len(at):] for r in refs
+                               if isinstance(parse_tag(r[len("refs/tags/"):]), Register)})
+            raise VersionError(f"{url} has no version {spec.range.exact.tag_text} of "
+                               f"{spec.name} (versions: {', '.join(versions) or 'none'})")
+        refs = chosen
+    return refs
 
 
 def _default_remote_at(bare: Path, commit: str, tag: str) -> tuple[str, dict[str, Any]]:
