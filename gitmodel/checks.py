@@ -6,6 +6,7 @@ checks, so a model file is judged the same way however the commit is made.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -13,6 +14,10 @@ from gitmodel import git, modelfile
 from gitmodel.config import MODEL_EXTENSIONS
 from gitmodel.errors import GitmodelError
 from gitmodel.workspace import Model, Workspace, check_unique_names, current_oid, safe_target
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from gitmodel.remote import Need
 
 BINARY_SNIFF_BYTES = 8000  # git's own rule: a NUL in the first 8000 bytes means binary
 
@@ -129,67 +134,21 @@ def _model_problems(ws: Workspace, model: Model) -> list[Problem]:
     return problems
 
 
-def check_push(ws: Workspace, updates: list[tuple[str, str, str, str]]) -> list[Problem]:
-    """Objects that commits about to be pushed need but this clone does not have."""
-    problems: list[Problem] = []
-    zero = git.ZERO_OID
-    for _local_ref, local_sha, _remote_ref, _remote_sha in updates:
-        if local_sha == zero:
-            continue
-        out = git.run(["log", "--format=", "--name-only", "-z", "--no-renames",
-                       "--diff-filter=AM", local_sha, "--not", "--remotes", "--",
-                       modelfile.PATHSPEC], ws.root)
-        paths = sorted({p.strip("\n") for p in out.split("\0") if p.strip("\n")})
-        if not paths:
-            continue
-        blobs = git.read_blobs(ws.root, [f"{local_sha}:{p}" for p in paths])
-        for path in paths:
-            data = blobs.get(f"{local_sha}:{path}")
-            if data is None:
-                continue
-            try:
-                spec = modelfile.loads(data, path)
-            except GitmodelError as exc:
-                problems.append(Problem(path, str(exc)))
-                continue
-            for entry in spec.files:
-                if not ws.store.has(entry.oid):
-                    problems.append(Problem(path, (
-                        f"{local_sha[:12]} needs object {entry.oid} ({entry.path}), which is not "
-                        "in this clone's cache; run `git model pull` or `git model add` it, then "
-                        "push again"
-                    )))
-    problems += _pushed_versions(ws, updates)
-    return problems
-
-
-def _pushed_versions(ws: Workspace, updates: list[tuple[str, str, str, str]]) -> list[Problem]:
-    """A pushed version tag (``refs/tags/NAME@vX.Y.Z``) needs its version's objects, even when
-    its commit is already on the remote and so escapes the commit walk above."""
-    from gitmodel import registry, semver
-
+def missing_objects(ws: Workspace, needs: Sequence[Need]) -> list[Problem]:
+    """What a push would need but this clone does not have (``needs`` from
+    :func:`gitmodel.remote.needs_of_push`: every new commit's model files and every pushed
+    version): nobody could restore a version that points at those bytes."""
     problems = []
-    for _local_ref, local_sha, remote_ref, _remote_sha in updates:
-        if local_sha == git.ZERO_OID or not remote_ref.startswith("refs/tags/"):
+    seen: set[str] = set()
+    for need in needs:
+        if need.oid in seen or ws.store.has(need.oid):
             continue
-        tag = remote_ref[len("refs/tags/"):]
-        event = semver.parse_tag(tag)
-        if not isinstance(event, semver.Register):
-            continue
-        commit = git.resolve_commit(ws.root, local_sha)
-        if commit is None:
-            continue
-        found, _errors = registry.models_at(ws.root, commit)
-        if event.name not in found:
-            problems.append(Problem(tag, f"commit {commit[:12]} has no model file for "
-                                         f"{event.name}; delete the tag or re-tag the right commit"))
-            continue
-        path, spec = found[event.name]
-        for entry in spec.files:
-            if not ws.store.has(entry.oid):
-                problems.append(Problem(tag, (
-                    f"version needs object {entry.oid} ({entry.path} of {path}), which is not in "
-                    "this clone's cache; run `git model pull "
-                    f"{tag}` (or `git model add` it), then push again"
-                )))
+        seen.add(need.oid)
+        if need.version.startswith("v"):
+            where, fix = f"{need.model}@{need.version}", f"`git model pull {need.model}@{need.version}`"
+        else:
+            where, fix = f"{need.model} ({need.version})", "`git model pull`"
+        problems.append(Problem(where, (
+            f"needs object {need.oid}, which is not in this clone's cache; run {fix} (or "
+            "`git model add` the original file), then push again")))
     return problems

@@ -107,21 +107,6 @@ def find_repo(cwd: Path | str | None = None) -> Repo:
     return Repo(Path(lines[0]), Path(lines[1]), Path(lines[2]))
 
 
-def config_get(repo_root: Path, key: str, *, scope: str | None = None) -> str | None:
-    args = ["config"]
-    if scope:
-        args.append(f"--{scope}")
-    args += ["--get", key]
-    proc = subprocess.run(
-        ["git", *args], cwd=repo_root, capture_output=True, check=False
-    )
-    if proc.returncode == 1:
-        return None
-    if proc.returncode != 0:
-        raise GitError(args, proc.returncode, proc.stderr.decode("utf-8", "replace"))
-    return proc.stdout.decode().strip()
-
-
 def config_set(repo_root: Path, key: str, value: str) -> None:
     run(["config", "--local", key, value], repo_root)
 
@@ -257,10 +242,6 @@ def read_blobs(repo_root: Path, specs: list[str]) -> dict[str, bytes | None]:
         result[spec] = out[pos:pos + size]
         pos += size + 1
     return result
-
-
-def check_ignore(repo_root: Path, path: str) -> bool:
-    return succeeds(["check-ignore", "-q", "--no-index", "--", path], repo_root)
 
 
 # -- registry helpers (versions and stages on tags; see gitmodel/registry.py) -------------------

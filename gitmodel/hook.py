@@ -116,20 +116,22 @@ def pre_push(args: list[str]) -> int:
         if len(parts) == 4:
             updates.append((parts[0], parts[1], parts[2], parts[3]))
     ws = api.open_workspace()
-    problems = checks.check_push(ws, updates)
+    git_remote = args[0] if args else "origin"
+    from gitmodel.remote import needs_of_push, pre_push_upload
+
+    # one walk of the pushed range serves both the local check and the upload
+    needs = needs_of_push(ws, git_remote, updates)
+    problems = checks.missing_objects(ws, needs)
     for problem in problems:
         _say(f"push refused: {problem}")
     if problems:
         return 1
-    git_remote = args[0] if args else "origin"
     meter = _Meter()
     retry = ("nothing was pushed; fix that and run `git push` again (objects already uploaded "
              "are not sent again), or bypass once with `git push --no-verify` (others will then "
              "lack the model bytes until `git model push`)")
     try:
-        from gitmodel.remote import pre_push_upload
-
-        result = pre_push_upload(ws, git_remote, updates, progress=meter, plan=meter.plan)
+        result = pre_push_upload(ws, git_remote, needs, progress=meter, plan=meter.plan)
     except GitmodelError as exc:
         meter.close()
         _say(f"push refused: uploading model objects failed: {exc}")

@@ -513,8 +513,11 @@ def needs_of_push(ws: Workspace, git_remote: str,
             continue
         commit = git.run(["rev-parse", "--verify", f"{local}^{{commit}}"], ws.root).strip()
         model = model_at(ws.root, commit, event.name)
-        if model is not None:
-            needs += needs_of_model(model, f"v{event.version}")
+        if model is None:
+            raise GitmodelError(f"{remote_ref[len('refs/tags/'):]}: commit {commit[:12]} has no "
+                                f"model file for {event.name}; delete the tag or re-tag the "
+                                "right commit")
+        needs += needs_of_model(model, f"v{event.version}")
     return needs
 
 
@@ -709,12 +712,11 @@ class PrePushResult:
     warning: str | None = None
 
 
-def pre_push_upload(ws: Workspace, git_remote: str, updates: Sequence[tuple[str, str, str, str]],
+def pre_push_upload(ws: Workspace, git_remote: str, needs: Sequence[Need],
                     *, progress: Progress | None = None, plan: Plan | None = None
                     ) -> PrePushResult:
-    """Upload what the pushed commits and version tags need to the model remote named like the
-    git remote, else the default one. Known-present objects cost no request and no import."""
-    needs = needs_of_push(ws, git_remote, updates)
+    """Upload ``needs`` (:func:`needs_of_push`) to the model remote named like the git remote,
+    else the default one. Known-present objects cost no request and no import."""
     if not needs:
         return PrePushResult()
     config = ws.config

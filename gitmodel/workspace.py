@@ -21,7 +21,6 @@ from pathlib import Path, PurePosixPath
 from gitmodel import git, modelfile
 from gitmodel.config import Config
 from gitmodel.errors import (
-    CorruptObjectError,
     DuplicateModelError,
     GitmodelError,
     InvalidModelFileError,
@@ -590,14 +589,3 @@ def _recorded_files(entry: dict[str, object] | None) -> list[tuple[str, str]]:
     if not isinstance(files, list):
         return []
     return [(str(f[0]), str(f[1])) for f in files if isinstance(f, list) and len(f) == 2]
-
-
-def verify_objects(ws: Workspace, model: Model) -> list[str]:
-    """Oids of ``model`` that are missing from the cache or corrupt."""
-    bad = []
-    for _, entry in model.file_targets():
-        try:
-            ws.store.verify(entry.oid)
-        except (ObjectMissingError, CorruptObjectError):
-            bad.append(entry.oid)
-    return bad
