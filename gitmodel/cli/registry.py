@@ -1,6 +1,6 @@
 """``git model`` commands for versions and stages (tag, assign, list, show, history, ...).
 
-Part of the CLI layer: registers its commands on :data:`gitmodel.cli.app`. Every function here
+Part of the CLI layer: registers its commands on :data:`gitmodel.cli.app.app`. Every function here
 calls :mod:`gitmodel.registry` and prints what it returns; errors go through ``cli.run``.
 """
 
@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from gitmodel import catalog, registry, tagging
-from gitmodel.cli import _dump_json, _err, _size, app
+from gitmodel.cli.app import app, dump_json, err, human_size
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 MessageOpt = Annotated[str | None, typer.Option("--message", "-m",
@@ -110,10 +110,10 @@ def list_(as_json: JsonOpt = False) -> None:
     """List every model: latest version, stages, size."""
     models, warnings = catalog.list_models()
     if as_json:
-        _dump_json({"models": [asdict(m) for m in models], "warnings": warnings})
+        dump_json({"models": [asdict(m) for m in models], "warnings": warnings})
         return
     for warning in warnings:
-        _err(f"warning: {warning}")
+        err(f"warning: {warning}")
     if not models:
         typer.echo("no models yet: `git model add PATH` starts one")
         return
@@ -124,7 +124,7 @@ def list_(as_json: JsonOpt = False) -> None:
             latest += f" ({m.greatest})"
         stages = ", ".join(f"{s}={ver}" for s, ver in m.stages.items()) or "-"
         name = m.name + (" (deprecated)" if m.deprecated else "")
-        rows.append((name, latest, stages, _size(m.size) if m.size is not None else "-"))
+        rows.append((name, latest, stages, human_size(m.size) if m.size is not None else "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     for r in rows:
         typer.echo(f"{r[0]:{widths[0]}}  {r[1]:{widths[1]}}  {r[2]:{widths[2]}}  {r[3]}")
@@ -146,7 +146,7 @@ def show(
     """Show one version: commit, files, params, metrics, tagger, date."""
     mv = catalog.show(spec)
     if as_json:
-        _dump_json(_version_json(mv))
+        dump_json(_version_json(mv))
         return
     title = f"{mv.name} {mv.version}" if mv.version else f"{mv.name} (work tree)"
     typer.echo(title)
@@ -159,7 +159,7 @@ def show(
         if mv.stages:
             typer.echo(f"  stages:   {', '.join(mv.stages)}")
     typer.echo(f"  file:     {mv.model_file}")
-    typer.echo(f"  artifact: {mv.artifact} ({_size(mv.size)})")
+    typer.echo(f"  artifact: {mv.artifact} ({human_size(mv.size)})")
     if mv.description:
         typer.echo(f"  description: {mv.description}")
     for label, table in (("params", mv.params), ("metrics", mv.metrics)):
@@ -169,7 +169,7 @@ def show(
                 typer.echo(f"    {key} = {value}")
     typer.echo("  files:")
     for f in mv.files:
-        typer.echo(f"    {f.oid}  {_size(f.size):>10}  {f.path}")
+        typer.echo(f"    {f.oid}  {human_size(f.size):>10}  {f.path}")
 
 
 @app.command()
@@ -180,7 +180,7 @@ def history(
     """Show registrations and stage moves of a model, newest first."""
     events = catalog.history(name)
     if as_json:
-        _dump_json([{"timestamp": e.timestamp, "date": e.date, "event": e.kind,
+        dump_json([{"timestamp": e.timestamp, "date": e.date, "event": e.kind,
                      "model": e.model, "version": e.version, "stage": e.stage,
                      "commit": e.commit, "tag": e.tag, "tagger": e.tagger,
                      "tagger_email": e.tagger_email, "signed": e.signed,
@@ -209,7 +209,7 @@ def diff(
     """Compare two versions: params changed, metrics with deltas, files changed."""
     d = catalog.diff(old, new)
     if as_json:
-        _dump_json({"old": _version_json(d.old), "new": _version_json(d.new),
+        dump_json({"old": _version_json(d.old), "new": _version_json(d.new),
                     "params": [asdict(c) for c in d.params],
                     "metrics": [asdict(c) for c in d.metrics],
                     "files": [asdict(f) for f in d.files]})
@@ -256,7 +256,7 @@ def check_ref(
     """Tell a CI pipeline what a pushed tag did (registration, stage assignment...)."""
     result = catalog.check_ref(ref)
     if as_json:
-        _dump_json(asdict(result))
+        dump_json(asdict(result))
     elif not result.registry:
         typer.echo(f"{result.tag} is not a model registry tag")
     else:
@@ -266,7 +266,7 @@ def check_ref(
                    + f" at {_fmt(result.commit)}"
                    + ("" if result.current is not False else " (no longer current)"))
     for problem in result.problems:
-        _err(f"warning: {problem}")
+        err(f"warning: {problem}")
 
 
 @app.command()
@@ -277,7 +277,7 @@ def verify(
     """Check a version's tag signature and rehash its objects."""
     result = catalog.verify(spec)
     if as_json:
-        _dump_json({**asdict(result), "ok": result.ok, "objects_ok": result.objects_ok})
+        dump_json({**asdict(result), "ok": result.ok, "objects_ok": result.objects_ok})
     else:
         if result.signature_ok is None:
             typer.echo(f"signature: none ({result.tag} is not signed)")
@@ -299,5 +299,5 @@ def verify(
             failed.append("trailers")
         if not result.objects_ok:
             failed.append("objects")
-        _err(f"error: {result.model} {result.version} failed verification: {', '.join(failed)}")
+        err(f"error: {result.model} {result.version} failed verification: {', '.join(failed)}")
         raise typer.Exit(1)

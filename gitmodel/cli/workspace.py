@@ -1,93 +1,17 @@
-"""The ``git model`` command line: a thin Typer layer over :mod:`gitmodel.api`.
-
-The only module that imports typer, and with the hook entry point the only one that prints.
-Exit codes: 0 ok, 1 a user error (a GitmodelError), 2 bad usage, 3 unexpected (traceback saved to
-a log file), 130 interrupted.
-"""
+"""``git model`` commands for the work tree: install, add, status, checkout, recover, check."""
 
 from __future__ import annotations
 
-import json
 import os
-import sys
-import tempfile
-import time
-import traceback
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from gitmodel import __version__, api
+from gitmodel import api
+from gitmodel.cli.app import ProgressBar, app, dump_json, err, human_size
 from gitmodel.errors import GitmodelError
-
-app = typer.Typer(
-    name="git model",
-    help="Version machine-learning models beside the code that made them.",
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
-def _err(message: str) -> None:
-    typer.echo(message, err=True)
-
-
-class ProgressBar:
-    """Bytes done, shown on stderr only when it is a terminal; silent otherwise."""
-
-    def __init__(self, label: str, total: int = 0) -> None:
-        self.label = label
-        self.total = total
-        self.done = 0
-        self.enabled = sys.stderr.isatty()
-        self.started = time.monotonic()
-        self.last = 0.0
-
-    def __call__(self, nbytes: int) -> None:
-        self.done += nbytes
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self.last < 0.1:
-            return
-        self.last = now
-        rate = self.done / max(now - self.started, 1e-6) / (1 << 20)
-        mib = self.done / (1 << 20)
-        if self.total:
-            pct = 100 * self.done / self.total
-            line = f"{self.label}: {pct:5.1f}% {mib:.0f}/{self.total / (1 << 20):.0f} MiB"
-        else:
-            line = f"{self.label}: {mib:.0f} MiB"
-        sys.stderr.write(f"\r{line} {rate:.0f} MiB/s\x1b[K")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled and self.last:
-            sys.stderr.write("\r\x1b[K")
-            sys.stderr.flush()
-
-
-def _version_callback(value: bool) -> None:
-    if value:
-        typer.echo(f"git-model {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def main(
-    version: Annotated[bool, typer.Option("--version", callback=_version_callback,
-                                          is_eager=True, help="Show the version and exit.")] = False,
-) -> None:
-    """Version machine-learning models beside the code that made them."""
-
-
-def _dump_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, sort_keys=True))
 
 
 @app.command()
@@ -155,7 +79,7 @@ def add(
         bar.close()
     for r in results:
         verb = "added" if r.changed else "updated metadata of"
-        typer.echo(f"{verb} {r.name}: {r.artifact} ({r.files} file(s), {_size(r.size)}) -> "
+        typer.echo(f"{verb} {r.name}: {r.artifact} ({r.files} file(s), {human_size(r.size)}) -> "
                    f"{r.model_file}")
         if r.untracked:
             typer.echo(f"  removed {r.artifact} from git's index; its bytes now live in the cache")
@@ -168,7 +92,7 @@ def _warn_hardlink() -> None:
     from gitmodel.store import LinkMode
 
     if api.open_workspace().config.link is LinkMode.HARDLINK:
-        _err(HARDLINK_WARNING)
+        err(HARDLINK_WARNING)
 
 
 HARDLINK_WARNING = (
@@ -176,15 +100,6 @@ HARDLINK_WARNING = (
     "writes a model file in place (torch.save to the same path) corrupts the cached version; "
     "write to a new path and `git model add` it, and `git model status` reports such writes"
 )
-
-
-def _size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"  # pragma: no cover
 
 
 @app.command()
@@ -208,7 +123,7 @@ def status(
         remote_url, unpushed = remote_mod.unpushed(api.open_workspace(), names or [])
     if as_json:
         extra = {"remote": remote_url} if remote else {}
-        _dump_json({"models": [{**asdict(s), "state": s.state.value,
+        dump_json({"models": [{**asdict(s), "state": s.state.value,
                                 "files": [{**asdict(f), "state": f.state.value} for f in s.files],
                                 **({"unpushed": unpushed.get(s.name, [])} if remote else {})}
                                for s in statuses],
@@ -225,7 +140,7 @@ def status(
                 typer.echo(f"{'':10} {'':{width}}  not pushed to {remote_url}: "
                            f"{len(unpushed[s.name])} object(s); run `git model push`")
         for error in errors:
-            _err(f"error: {error}")
+            err(f"error: {error}")
     if errors:
         raise typer.Exit(1)
 
@@ -270,12 +185,12 @@ def recover(
     if oid is None:
         entries = rescued(ws)
         if as_json:
-            _dump_json([asdict(e) for e in entries])
+            dump_json([asdict(e) for e in entries])
             return
         if not entries:
             typer.echo("nothing was rescued in this repository")
         for e in entries:
-            typer.echo(f"{e.when}  {e.oid}  {_size(e.size):>10}  {e.path}")
+            typer.echo(f"{e.when}  {e.oid}  {human_size(e.size):>10}  {e.path}")
         return
     if output is None:
         raise typer.BadParameter("give --output PATH to write the bytes to", param_hint="-o")
@@ -302,51 +217,9 @@ def check(
 
     problems = checks.check_staged(api.open_workspace())
     if as_json:
-        _dump_json([asdict(p) for p in problems])
+        dump_json([asdict(p) for p in problems])
     else:
         for problem in problems:
-            _err(f"commit refused: {problem}")
+            err(f"commit refused: {problem}")
     if problems:
         raise typer.Exit(1)
-
-
-# The other command groups register themselves on `app` when imported.
-from gitmodel import cli_registry, cli_remote  # noqa: E402
-
-__all__ = ["app", "cli_registry", "cli_remote", "run"]
-
-
-def _log_unexpected() -> str:
-    fd, path = tempfile.mkstemp(prefix="gitmodel-crash-", suffix=".log")
-    with os.fdopen(fd, "w") as stream:
-        stream.write(f"git-model {__version__}, python {sys.version}\nargv: {sys.argv}\n\n")
-        stream.write(traceback.format_exc())
-    return path
-
-
-def run() -> None:
-    """Entry point: run the app and map every outcome to an exit code."""
-    try:
-        code = app(standalone_mode=False, prog_name="git model")
-    except GitmodelError as exc:
-        _err(f"error: {exc}")
-        sys.exit(1)
-    except KeyboardInterrupt:
-        _err("interrupted; nothing half-written was kept, run the command again to finish")
-        sys.exit(130)
-    except SystemExit:
-        raise
-    except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.Abort):
-            _err("interrupted")
-            sys.exit(130)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        log = _log_unexpected()
-        _err(f"error: unexpected {type(exc).__name__}: {exc}\n"
-             f"this is a bug in gitmodel; the details are in {log}; please report it")
-        sys.exit(3)
-    sys.exit(code if isinstance(code, int) else 0)

@@ -1,6 +1,6 @@
 """``git model`` commands for remotes (remote, push, pull, fetch, get).
 
-Part of the CLI layer: registers its commands on :data:`gitmodel.cli.app`. The work is done by
+Part of the CLI layer: registers its commands on :data:`gitmodel.cli.app.app`. The work is done by
 :mod:`gitmodel.remote`, which returns reports; this module prints them.
 """
 
@@ -15,7 +15,7 @@ import typer
 
 from gitmodel import api
 from gitmodel import config as config_mod
-from gitmodel.cli import ProgressBar, _dump_json, _size, app
+from gitmodel.cli.app import ProgressBar, app, dump_json, human_size
 
 remote_app = typer.Typer(help="Manage model remotes (where objects are shared).",
                          no_args_is_help=True)
@@ -74,7 +74,7 @@ def remote_list(
     rows = [{"name": n, "url": u, "default": n == cfg.default_remote,
              **cfg.remote_options.get(n, {})} for n, u in sorted(cfg.remotes.items())]
     if as_json:
-        _dump_json(rows)
+        dump_json(rows)
         return
     if not rows:
         typer.echo("no model remotes: `git model remote add origin URL --default` adds one")
@@ -116,10 +116,10 @@ def push(
     finally:
         bar.close()
     if as_json:
-        _dump_json(asdict(report))
+        dump_json(asdict(report))
         return
     if report.transferred:
-        typer.echo(f"uploaded {len(report.transferred)} object(s), {_size(report.bytes)} to "
+        typer.echo(f"uploaded {len(report.transferred)} object(s), {human_size(report.bytes)} to "
                    f"{report.remote}{_rate(report.bytes, report.seconds)}"
                    + (f"; {report.skipped} already there" if report.skipped else ""))
     else:
@@ -146,10 +146,10 @@ def _fetch_like(specs: list[str] | None, remote: str | None, jobs: int, all_vers
     finally:
         bar.close()
     if as_json:
-        _dump_json({**asdict(report), "restored": restored, "errors": errors})
+        dump_json({**asdict(report), "restored": restored, "errors": errors})
     else:
         if report.transferred:
-            typer.echo(f"downloaded {len(report.transferred)} object(s), {_size(report.bytes)} "
+            typer.echo(f"downloaded {len(report.transferred)} object(s), {human_size(report.bytes)} "
                        f"from {report.remote}{_rate(report.bytes, report.seconds)}")
         elif not report.absent:
             typer.echo("every object is already in the cache")
@@ -213,8 +213,8 @@ def get(
     finally:
         bar.close()
     if as_json:
-        _dump_json(asdict(result))
+        dump_json(asdict(result))
         return
     version = result.version + (f" ({result.note})" if result.note else "")
     typer.echo(f"wrote {result.name} {version} ({len(result.files)} file(s), "
-               f"{_size(result.report.bytes)} downloaded) to {output}")
+               f"{human_size(result.report.bytes)} downloaded) to {output}")
