@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Repo, make_repo, random_bytes, sha256_file
+from conftest import IDENTITY, Repo, make_repo, random_bytes, sha256_file
 
 from gitmodel.install import CHAINED_SUFFIX, HOOKS, MARKER
 
@@ -135,8 +135,10 @@ def gitmodel_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source = tmp_path_factory.mktemp("gitmodel-source")
     shutil.copytree(PROJECT, source, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns(".git", "*.egg-info", "__pycache__", ".*cache",
-                                                  ".hypothesis", "build", "work"))
-    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1"}
+                                                  ".hypothesis", "build", "work", ".venv*"))
+    # module-scoped, so it runs before the autouse fixture sets the identity: bring our own
+    home = tmp_path_factory.mktemp("source-home")
+    env = {**os.environ, **IDENTITY, "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(home)}
     for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "snapshot"]):
         subprocess.run(["git", *args], cwd=source, check=True, env=env, capture_output=True)
     return source

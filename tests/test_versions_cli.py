@@ -254,7 +254,11 @@ def test_docs_session_runs_as_written(tmp_path: Path) -> None:
     shim = bin_dir / "git-model"  # `git model` runs this checkout's code
     shim.write_text(f"#!/bin/sh\nexec '{sys.executable}' -m gitmodel \"$@\"\n")
     shim.chmod(0o755)
-    (bin_dir / "python").symlink_to(sys.executable)
+    # a script, not a symlink: a symlink to a venv's python starts the base interpreter
+    # (Python finds pyvenv.cfg beside the path it was started by), without our dependencies
+    python = bin_dir / "python"
+    python.write_text(f"#!/bin/sh\nexec '{sys.executable}' \"$@\"\n")
+    python.chmod(0o755)
     work = tmp_path / "work"
     work.mkdir()
     script = ("set -euo pipefail\n" + doc_script(PROJECT / "docs/versions.md")
