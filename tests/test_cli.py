@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import click
@@ -51,15 +50,6 @@ def test_git_model_help_shows_the_man_page(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     for name in commands():
         assert f"git model {name}" in out.stdout
-
-
-def test_wheel_installs_the_man_page_where_man_looks(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
-                    "-q", "-w", str(tmp_path), str(PROJECT)], check=True, capture_output=True)
-    wheel = next(tmp_path.glob("gitmodel-*.whl"))
-    names = zipfile.ZipFile(wheel).namelist()
-    assert f"gitmodel-{__version__}.data/data/share/man/man1/git-model.1" in names
-    assert "gitmodel/hooks/hook.sh" in names
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
