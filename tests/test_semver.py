@@ -361,7 +361,13 @@ def test_range_lower_bound_matches_itself(v: Version, op: str, depth: int) -> No
     r = parse_range(text)
     floor = Version(*(list(release.core[:depth]) + [0] * (3 - depth)))  # type: ignore[arg-type]
     assert r.matches(floor)
-    assert r.best([floor, v]) in (floor, v)
+    # best is a candidate the range matches, of the greatest precedence, whatever the order
+    # given (ties on precedence are broken by build, so the answer is still one version)
+    matching = [x for x in (floor, v) if r.matches(x)]
+    best = r.best([floor, v])
+    assert best in matching
+    assert all(x.precedence_key() <= best.precedence_key() for x in matching)
+    assert r.best([v, floor]) == best
 
 
 def test_parse_spec() -> None:
