@@ -325,17 +325,35 @@ def test_small_files_are_replaced_in_place(store: ObjectStore, tmp_path: Path) -
     assert not (store.root / "trash").exists()
 
 
+def write_syscalls() -> int:
+    """write(2)-family calls this process has made (Linux counts them in /proc/self/io; a
+    copy_file_range counts as one, however many bytes it moves)."""
+    with open("/proc/self/io") as stream:
+        return next(int(line.split(":")[1]) for line in stream if line.startswith("syscw:"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="needs Linux's /proc/self/io")
 def test_put_of_a_settled_file_copies_in_the_kernel_and_names_it_right(store: ObjectStore,
                                                                        tmp_path: Path) -> None:
-    data = random_bytes(3 * CHUNK_SIZE + 5, 9)
     import time
 
     from gitmodel import hashing
 
+    chunks = 8
+    data = random_bytes(chunks * CHUNK_SIZE + 5, 9)
+    fresh = source(tmp_path, data, "fresh.bin")
+    os.utime(fresh)  # modified this instant (a long write() stamps mtime when it starts)
+    before = write_syscalls()
+    assert (store.put_file(fresh)) == (oid_of(data), len(data))
+    # just written, so racy: copied through Python, one write per chunk at least
+    assert write_syscalls() - before >= chunks + 1
+
     path = source(tmp_path, data, "settled.bin")
     time.sleep(0.05)  # older than the racy margin: the kernel copies it
     assert hashing.settled(os.stat(path), time.time_ns())
+    before = write_syscalls()
     oid, size = store.put_file(path)
+    assert write_syscalls() - before <= 3  # a probe and one copy_file_range, not a loop
     assert (oid, size) == (oid_of(data), len(data))
     assert store.object_path(oid).read_bytes() == data
     assert not temp_files(store)
