@@ -2,8 +2,9 @@
 # gitmodel @HOOK@ hook (gitmodel-hook-version @VERSION@)
 # Written by `git model install`; `git model install --uninstall` removes it. A hook that was
 # here before is kept as @HOOK@.gitmodel-chained beside this file and still runs.
-# The decisions below run in sh with at most one git call, so that a checkout or commit that
-# moves no model file never starts Python (see docs/hooks.md).
+# The decisions below run in sh with a few git calls, about 1.5 ms each (post-checkout up to
+# four, pre-commit two, post-merge one, pre-push one and, for version tags, up to five more), so
+# that a checkout or commit that moves no model file never starts Python (docs/hooks.md).
 GITMODEL_PYTHON='@PYTHON@'
 hook='@HOOK@'
 chained="$(dirname "$0")/$hook.gitmodel-chained"
