@@ -120,3 +120,25 @@ def chdir(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
         monkeypatch.chdir(path)
     yield go
     os.chdir(os.path.dirname(__file__))
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """An S3-protocol server on loopback (moto's ThreadedMotoServer, as s3fs's own tests use),
+    for the unmodified s3fs/botocore client; callers reset it (POST /moto-api/reset) and make
+    their buckets. tests/test_s3.py still has a module-scoped copy of its own."""
+    pytest.importorskip("s3fs")
+    moto_server = pytest.importorskip("moto.server")
+    port = free_port()
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
