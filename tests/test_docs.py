@@ -309,3 +309,29 @@ def test_pinned_releases_exist() -> None:
         for pin in pins:
             assert Version.parse(pin) <= Version.parse(__version__), (page, pin)
             assert not released or pin in released, (page, pin, sorted(released))
+
+
+def _anchors(text: str) -> set[str]:
+    """GitHub's heading anchors: lower-case, punctuation dropped, spaces to '-'."""
+    out = set()
+    for heading in re.findall(r"^#+ (.+)$", _FENCE.sub("", text), re.M):
+        out.add(re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-"))
+    return out
+
+
+def test_links_resolve() -> None:
+    """Every relative link of the pages names a file that exists, and a heading that does."""
+    broken = []
+    for page in PAGES:
+        text = (PROJECT / page).read_text()
+        prose = re.sub(r"`[^`\n]*`", "", _FENCE.sub("", text))  # no code spans or blocks
+        for target in re.findall(r"\]\(([^)\s]+)\)", prose):
+            if re.match(r"[a-z]+:", target):
+                continue
+            file, _, anchor = target.partition("#")
+            path = (PROJECT / page).parent / file if file else PROJECT / page
+            if not path.exists():
+                broken.append(f"{page}: {target} (no such file)")
+            elif anchor and path.suffix == ".md" and anchor not in _anchors(path.read_text()):
+                broken.append(f"{page}: {target} (no such heading)")
+    assert not broken, "\n".join(broken)
