@@ -71,9 +71,11 @@ def _command_lines(body: str) -> Iterator[tuple[int, str]]:
 
 
 def _split_expectation(line: str) -> tuple[str, str | None]:
-    if " # -> " in line:
-        command, _, text = line.partition(" # -> ")
-        return command.rstrip(), text.strip()
+    """``CMD  # -> TEXT`` on a command's last line (never inside a heredoc's body)."""
+    head, newline, last = line.rpartition("\n")
+    if " # -> " in last and not re.search(r"<<[^<]", head):
+        command, _, text = last.partition(" # -> ")
+        return head + newline + command.rstrip(), text.strip()
     return line, None
 
 
@@ -192,19 +194,6 @@ def page_env(tmp_path: Path, s3_endpoint: str) -> dict[str, str]:
     team = tmp_path / "hosts" / "team.git"
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(team)], check=True)
     _git_global(f"url.{team.as_uri()}.insteadOf", TEAM_REPO_URL)
-    # gitmodel's own repository, at the release the pages pin
-    pinned: set[str] = set()
-    for page in PAGES:
-        text = (PROJECT / page).read_text()
-        pinned.update(re.findall(re.escape(GITMODEL_URL) + r"@(v[0-9][^'\s\"]*)", text))
-        pinned.update(re.findall(r"^\s*rev: (v[0-9]\S*)", text, re.M))
-    if pinned:
-        source = tmp_path / "hosts" / "gitmodel"
-        _snapshot(source, sorted(pinned)[0])
-        for tag in sorted(pinned)[1:]:
-            subprocess.run(["git", "tag", "-a", tag, "-m", tag], cwd=source, check=True,
-                           capture_output=True)
-        _git_global(f"url.{source.as_uri()}.insteadOf", GITMODEL_URL)
     return {
         **os.environ,
         "PATH": f"{bin_dir}:{Path(sys.executable).parent}:{os.environ['PATH']}",
@@ -215,6 +204,25 @@ def page_env(tmp_path: Path, s3_endpoint: str) -> dict[str, str]:
         "AWS_ENDPOINT_URL": s3_endpoint,
         "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
     }
+
+
+def _pins(text: str) -> set[str]:
+    """The release tags of gitmodel a page pins: ``rev: v0.1.0``, ``…/gitmodel@v0.1.0``."""
+    return (set(re.findall(re.escape(GITMODEL_URL) + r"@(v[0-9][^'\s\"]*)", text))
+            | set(re.findall(r"^\s*rev: (v[0-9]\S*)", text, re.M)))
+
+
+def _host_gitmodel(tmp_path: Path, text: str) -> None:
+    """GITMODEL_URL as a snapshot of this working tree, tagged with every release TEXT pins."""
+    pins = sorted(_pins(text))
+    if not pins:
+        return
+    source = tmp_path / "hosts" / "gitmodel"
+    _snapshot(source, pins[0])
+    for tag in pins[1:]:
+        subprocess.run(["git", "tag", "-a", tag, "-m", tag], cwd=source, check=True,
+                       capture_output=True)
+    _git_global(f"url.{source.as_uri()}.insteadOf", GITMODEL_URL)
 
 
 def _empty_buckets(endpoint: str, text: str) -> None:
@@ -245,6 +253,7 @@ def test_page_runs_as_written(page: str, tmp_path: Path, page_env: dict[str, str
         pytest.fail(f"{page}: a ```{other_shells[0]} block is not run; use ```sh (run) or "
                     "```text (an illustration)")
     _empty_buckets(s3_endpoint, (PROJECT / page).read_text())
+    _host_gitmodel(tmp_path, (PROJECT / page).read_text())
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     out = subprocess.run(["bash", "-c", PRELUDE + script], cwd=scratch, capture_output=True,
@@ -284,8 +293,11 @@ def test_ci_install_line_installs_from_the_repository(tmp_path: Path,
                                                       page_env: dict[str, str]) -> None:
     """docs/ci-cd.md's `pip install` line fetches gitmodel at the pinned tag from its repository
     (here the snapshot behind GITMODEL_URL); --no-deps --target keep it offline and out of .venv."""
-    line = re.search(r"run: (pip install .*)", (PROJECT / "docs/ci-cd.md").read_text())
+    text = (PROJECT / "docs/ci-cd.md").read_text()
+    line = re.search(r"run: (pip install .*)", text)
     assert line, "docs/ci-cd.md shows no `run: pip install` step"
+    assert _pins(line.group(1)), "the install line pins no release tag"
+    _host_gitmodel(tmp_path, line.group(1))
     command = f"{line.group(1)} --no-deps --target site -q"
     out = subprocess.run(["bash", "-c", command], cwd=tmp_path, capture_output=True, text=True,
                          env=page_env)
@@ -302,13 +314,11 @@ def test_pinned_releases_exist() -> None:
 
     changelog = (PROJECT / "CHANGELOG.md").read_text()
     released = set(re.findall(r"^## \[?v?(\d+\.\d+\.\d+)", changelog, re.M))
-    for page in PAGES:
-        text = (PROJECT / page).read_text()
-        pins = (re.findall(re.escape(GITMODEL_URL) + r"@v([0-9][^'\s\"]*)", text)
-                + re.findall(r"^\s*rev: v([0-9]\S*)", text, re.M))
-        for pin in pins:
-            assert Version.parse(pin) <= Version.parse(__version__), (page, pin)
-            assert not released or pin in released, (page, pin, sorted(released))
+    pins = {(page, pin[1:]) for page in PAGES for pin in _pins((PROJECT / page).read_text())}
+    assert pins, "the pages pin no release of gitmodel"
+    for page, pin in pins:
+        assert Version.parse(pin) <= Version.parse(__version__), (page, pin)
+        assert not released or pin in released, (page, pin, sorted(released))
 
 
 def _anchors(text: str) -> set[str]:
