@@ -18,9 +18,10 @@ whoever writes a page:
   ``<!-- doc-test: not run: REASON -->`` the next block is not run; REASON says where it is tested.
 
 Hosts are loopback stand-ins: ``s3://BUCKET/…`` is moto's S3 server on 127.0.0.1 (endpoint and
-fake credentials in the environment, every bucket a page names created empty), and each
-``https://`` git URL in HOSTED below is a local repository, through git's
-``url.<base>.insteadOf`` in the isolated git config.
+fake credentials in the environment, every bucket a page names created empty), and the two
+git URLs below are local repositories, through git's ``url.<base>.insteadOf`` in the isolated
+git config: TEAM_REPO_URL an empty bare repository, GITMODEL_URL a snapshot of this working
+tree tagged with the releases the pages pin (so no test depends on the checkout's own tags).
 """
 
 from __future__ import annotations
