@@ -346,3 +346,15 @@ def test_links_resolve() -> None:
             elif anchor and path.suffix == ".md" and anchor not in _anchors(path.read_text()):
                 broken.append(f"{page}: {target} (no such heading)")
     assert not broken, "\n".join(broken)
+
+
+def test_pages_the_code_names_exist() -> None:
+    """Messages and generated files point users at docs/*.md (the .gitmodel.toml header names
+    docs/config.md): each of those pages exists."""
+    named = set()
+    for source in (PROJECT / "gitmodel").rglob("*"):
+        if source.is_file() and source.suffix in (".py", ".sh"):
+            named.update(re.findall(r"docs/[\w.-]+\.md", source.read_text(errors="replace")))
+    assert "docs/config.md" in named
+    missing = sorted(p for p in named if not (PROJECT / p).is_file())
+    assert not missing, missing
