@@ -42,7 +42,6 @@ __all__ = [
     "format_unassign",
     "next_prerelease",
     "next_tag_number",
-    "normalize_name",
     "parse_range",
     "parse_spec",
     "parse_tag",
@@ -422,24 +421,6 @@ def check_stage(stage: str) -> str:
     if not isinstance(stage, str) or not _OWN_NAME_RE.fullmatch(stage) or "//" in stage:
         raise VersionError(f"invalid stage {stage!r}: {_NAME_RULE.replace('churn-model', 'prod')}")
     return stage
-
-
-def normalize_name(stem: str) -> str:
-    """Make a model name from a file stem: lower-case; other characters become ``-``.
-
-    Letters, digits, ``-`` and ``_`` are kept (ASCII only); leading and trailing characters
-    that are not a letter or digit are stripped. ``"My Model.v2"`` → ``"my-model-v2"``.
-    """
-    out = []
-    for char in stem.lower():
-        out.append(char if char.isascii() and (char.isalnum() or char in "-_") else "-")
-    name = "".join(out).strip("-_")
-    if not name:
-        raise VersionError(
-            f"cannot make a model name from {stem!r}: it has no ASCII letter or digit; "
-            "give the model a name explicitly"
-        )
-    return check_name(name)
 
 
 def check_tag_ref(tagname: str) -> str:

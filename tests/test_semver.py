@@ -30,7 +30,6 @@ from gitmodel.semver import (
     format_unassign,
     next_prerelease,
     next_tag_number,
-    normalize_name,
     parse_range,
     parse_spec,
     parse_tag,
@@ -383,37 +382,6 @@ def test_parse_spec() -> None:
 
 
 # ---------------------------------------------------------------------------- names
-
-
-@pytest.mark.parametrize(
-    ("stem", "name"),
-    [
-        ("My Model.v2", "my-model-v2"),
-        ("__init__", "init"),
-        ("resnet50_final", "resnet50_final"),
-        ("..model..", "model"),
-        ("Ünïcode-net", "n-code-net"),
-        ("a", "a"),
-    ],
-)
-def test_normalize_name(stem: str, name: str) -> None:
-    assert normalize_name(stem) == name
-    assert check_name(name) == name
-
-
-def test_normalize_name_empty() -> None:
-    with pytest.raises(VersionError, match="no ASCII letter or digit"):
-        normalize_name("...")
-
-
-@FAST
-@given(st.text(max_size=30))
-def test_normalize_name_is_valid_or_raises(stem: str) -> None:
-    try:
-        name = normalize_name(stem)
-    except VersionError:
-        return
-    assert check_name(name) == name
 
 
 @pytest.mark.parametrize(
