@@ -442,6 +442,8 @@ def status(names: Sequence[str] = (), *, cwd: Path | str | None = None,
     ws = open_workspace(cwd)
     loaded = load_models(ws.root, strict=False)
     models = select_models(loaded.models, names)
+    # one read of the stat cache for every file, instead of one query per file
+    ws.stat_cache.prefetch(ws.root / rel for m in models for rel, _ in m.file_targets())
     statuses = [model_status(ws, m, m.model_file in loaded.conflicted, progress) for m in models]
     return statuses, [str(e) for e in loaded.errors]
 

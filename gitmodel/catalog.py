@@ -6,10 +6,7 @@ dataclasses; nothing here prints.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
-import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -282,6 +279,9 @@ def resolve(spec_text: str, cwd: Path | str | None = None) -> Path:
         ver = resolve_version(read(repo.root, spec.name), spec)
         _, parsed, _ = model_file_of(repo.root, ver)
         files, artifact = parsed.files, parsed.artifact
+    import hashlib  # here, not at the top: `list` and `show` need neither (~3 ms of start-up)
+    import tempfile
+
     name = artifact.rpartition("/")[2]
     listing = "".join(f"{f.oid} {f.size} {f.path}\n" for f in sorted(files, key=lambda f: f.path))
     key = hashlib.sha256(f"{artifact}\n{listing}".encode()).hexdigest()[:32]
@@ -317,6 +317,8 @@ def resolve(spec_text: str, cwd: Path | str | None = None) -> Path:
 
 
 def _remove_tree(path: Path) -> None:
+    import shutil
+
     for dirpath, _dirs, names in os.walk(path):
         os.chmod(dirpath, 0o755)
         for fname in names:

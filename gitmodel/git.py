@@ -133,6 +133,22 @@ def ls_files(repo_root: Path, pathspecs: list[str], *, others: bool = False) -> 
     return sorted(set(p for p in out.split("\0") if p))
 
 
+def index_paths(repo_root: Path, pathspecs: list[str]) -> tuple[list[str], set[str]]:
+    """Paths in the index matching ``pathspecs`` (sorted), and those of them a merge left
+    unmerged, from one ``ls-files --stage`` (what ls_files plus unmerged_paths ask in two)."""
+    out = run(["ls-files", "-z", "--stage", "--", *pathspecs], repo_root)
+    paths: set[str] = set()
+    unmerged: set[str] = set()
+    for entry in out.split("\0"):
+        meta, tab, path = entry.partition("\t")
+        if not tab:
+            continue
+        paths.add(path)
+        if not meta.endswith(" 0"):
+            unmerged.add(path)
+    return sorted(paths), unmerged
+
+
 def unmerged_paths(repo_root: Path, pathspecs: list[str]) -> set[str]:
     out = run(["ls-files", "-z", "--unmerged", "--", *pathspecs], repo_root)
     paths = set()

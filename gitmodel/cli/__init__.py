@@ -3,15 +3,88 @@
 Owns everything a user sees on a terminal: ``app`` holds the Typer application and the helpers
 every command group shares (output, JSON, progress, the error funnel in ``run``); one module per
 command group registers its commands on it. Nothing outside this package imports typer.
+
+Command groups are imported on demand: ``git model status`` loads the work-tree group only, not
+the registry's and the remotes' (with the core modules they pull in), and Typer then builds six
+commands instead of every one. That was most of the start-up cost of the everyday commands
+(benchmarks/RESULTS-latency.md). ``gitmodel.cli.app`` (the attribute) is the complete app.
 """
 
 from __future__ import annotations
 
+import importlib
+import sys
+from typing import Any
+
+from gitmodel.cli import app as _app_module
+
+# The package attribute `app` is the complete Typer app (as it always was), not the submodule
+# just imported: __getattr__ loads every group the first time it is asked for.
+globals().pop("app", None)
+
 # the import order is the order of `git model -h`: work-tree commands first
-from gitmodel.cli import workspace
+GROUPS = ("workspace", "registry", "remote", "completion")
 
-# isort: split
-from gitmodel.cli import registry, remote
-from gitmodel.cli.app import app, run
+# Which group registers each command: only a hint for speed. A command missing here, or moved
+# to another group, still runs (every group is loaded); tests/test_completion.py checks the map.
+GROUP_OF = {
+    **dict.fromkeys(("install", "add", "status", "checkout", "recover", "check"), "workspace"),
+    **dict.fromkeys(("tag", "assign", "unassign", "deregister", "deprecate", "list", "show",
+                     "history", "diff", "rollback", "check-ref", "verify"), "registry"),
+    **dict.fromkeys(("remote", "push", "pull", "fetch", "get"), "remote"),
+    "completion": "completion",
+}
 
-__all__ = ["app", "registry", "remote", "run", "workspace"]
+
+def load_commands(groups: tuple[str, ...] = GROUPS) -> None:
+    """Import command groups (all by default), registering their commands on the app."""
+    for group in groups:
+        importlib.import_module(f"gitmodel.cli.{group}")
+
+
+def _only(name: str) -> Any:
+    """A copy of the app holding only command (or group) ``name``, or None if no loaded group
+    registers it. Typer builds a click command for every registered function on each run;
+    building one instead of a group's dozen saves milliseconds on every `list`."""
+    import copy
+
+    import typer.main
+
+    app = _app_module.app
+    commands = [c for c in app.registered_commands if c.callback is not None and
+                (c.name or typer.main.get_command_name(c.callback.__name__)) == name]
+    groups = [g for g in app.registered_groups if g.name == name]
+    if not commands and not groups:
+        return None
+    only = copy.copy(app)
+    only.registered_commands = commands
+    only.registered_groups = groups
+    return only
+
+
+def run(argv: list[str] | None = None) -> None:
+    """Entry point: load the group of the command in ``argv`` (every group for help or an
+    unknown command), then run it through the error funnel in ``app.run``."""
+    args = sys.argv[1:] if argv is None else argv
+    name = args[0] if args else ""
+    group = GROUP_OF.get(name)
+    if group is not None:
+        load_commands((group,))
+        only = _only(name)
+        if only is not None:
+            _app_module.run(only)
+            return
+    load_commands()
+    _app_module.run()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        load_commands()
+        return _app_module.app
+    if name in GROUPS:
+        return importlib.import_module(f"gitmodel.cli.{name}")
+    raise AttributeError(f"module 'gitmodel.cli' has no attribute {name!r}")
+
+
+__all__ = ["GROUPS", "GROUP_OF", "load_commands", "run"]

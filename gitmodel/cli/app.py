@@ -7,12 +7,9 @@ that prints. Exit codes: 0 ok, 1 a user error (a GitmodelError), 2 bad usage, 3 
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-import tempfile
 import time
-import traceback
 from typing import Annotated, Any
 
 import typer
@@ -85,6 +82,8 @@ def main(
 
 
 def dump_json(data: Any) -> None:
+    import json  # only --json output needs it
+
     typer.echo(json.dumps(data, indent=2, sort_keys=True))
 
 
@@ -98,6 +97,9 @@ def human_size(n: int) -> str:
 
 
 def _log_unexpected() -> str:
+    import tempfile  # only a crash needs these: every command pays for top-level imports
+    import traceback
+
     fd, path = tempfile.mkstemp(prefix="gitmodel-crash-", suffix=".log")
     with os.fdopen(fd, "w") as stream:
         stream.write(f"git-model {__version__}, python {sys.version}\nargv: {sys.argv}\n\n")
@@ -105,10 +107,11 @@ def _log_unexpected() -> str:
     return path
 
 
-def run() -> None:
-    """Entry point: run the app and map every outcome to an exit code."""
+def run(application: typer.Typer | None = None) -> None:
+    """Entry point: run the app (or ``application``, a copy of it holding only the command
+    being run, see gitmodel.cli.run) and map every outcome to an exit code."""
     try:
-        code = app(standalone_mode=False, prog_name="git model")
+        code = (application or app)(standalone_mode=False, prog_name="git model")
     except GitmodelError as exc:
         err(f"error: {exc}")
         sys.exit(1)
