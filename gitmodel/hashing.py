@@ -8,7 +8,6 @@ buffers, so a copy costs about max(hash, write) instead of their sum (measured h
 
 from __future__ import annotations
 
-import hashlib
 import os
 import queue
 import sqlite3
@@ -31,6 +30,10 @@ def oid_of_hex(hexdigest: str) -> str:
 
 def hash_stream(stream: BinaryIO, progress: Progress | None = None) -> tuple[str, int]:
     """(``sha256:<hex>``, size) of everything left in ``stream``."""
+    # imported where bytes are hashed: loading OpenSSL costs ~2 ms, and a `status` whose files
+    # the stat cache knows hashes nothing
+    import hashlib
+
     digest = hashlib.sha256()
     size = 0
     while chunk := stream.read(CHUNK_SIZE):
@@ -50,6 +53,8 @@ def copy_hashing(
     source: BinaryIO, target: BinaryIO, progress: Progress | None = None
 ) -> tuple[str, int]:
     """Copy ``source`` to ``target`` and return the oid and size of exactly the bytes written."""
+    import hashlib
+
     digest = hashlib.sha256()
     chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=16)
     failure: list[BaseException] = []

@@ -9,7 +9,6 @@ symlink out of the repo (DESIGN.md decision 8).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import time
@@ -457,6 +456,8 @@ SYNC_RECORD = "synced.json"
 
 
 def content_hash(path: Path) -> str | None:
+    import hashlib  # not at the top: `status` needs no hashing when the stat cache knows
+
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except (FileNotFoundError, IsADirectoryError):
@@ -560,6 +561,8 @@ def apply_model_file(ws: Workspace, path: str, data: bytes, previous: dict[str, 
                      fetch: Callable[[list[str]], None] | None = None) -> dict[str, object] | None:
     """Materialize what model file ``path`` (holding ``data``) names, if it changed since
     ``previous`` (its record entry); return its new record entry, or None if it failed."""
+    import hashlib
+
     digest = hashlib.sha256(data).hexdigest()
     if previous is not None and previous.get("sha256") == digest:
         return previous
