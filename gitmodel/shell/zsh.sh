@@ -8,6 +8,7 @@ _git-model () {
 		_files
 		return
 	fi
+	[ -n "$c" ] || return 1
 	local -a list
 	list=("${(@f)c}")
 	compadd -a list
@@ -16,7 +17,7 @@ _git-model () {
 _git_model () {
 	local c
 	c=$(__git_model_candidates "${words[@]:__git_cmd_idx+1:cword-__git_cmd_idx}")
-	if [ "$c" = ":files" ]; then
+	if [ "$c" = ":files" ] || [ -z "$c" ]; then
 		return
 	fi
 	__gitcomp_nl "$c" "" "$cur"
