@@ -44,6 +44,7 @@ from bench import Env, find_dvc, machine, rmtree, tool_version
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS-latency.md"
+OBSERVATIONS = "## Observations (by hand)"
 GIT_COMPLETION = Path("/usr/share/bash-completion/completions/git")
 
 
@@ -399,7 +400,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                       for c, ss in r.cells.items()}} for r in bench.rows],
             }, indent=1))
         if args.write_results:
-            RESULTS.write_text(results_markdown(bench, info) + "\n")
+            kept = ""  # the hand-written part (profile findings) survives a rewrite
+            if RESULTS.exists() and OBSERVATIONS in RESULTS.read_text():
+                kept = OBSERVATIONS + RESULTS.read_text().split(OBSERVATIONS, 1)[1]
+            RESULTS.write_text(results_markdown(bench, info) + "\n" + kept)
             print(f"wrote {RESULTS}", file=sys.stderr)
     finally:
         if args.keep:
