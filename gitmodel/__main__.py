@@ -12,6 +12,13 @@ def main() -> None:
 
         print(f"git-model {__version__}")
         return
+    # Start-up allocates a few hundred thousand objects (Typer, click, the core's classes) that
+    # live until exit, so garbage collection passes over them find nothing to free: collect
+    # nothing while importing; gitmodel.cli.run then freezes what is loaded and turns collection
+    # back on for the command itself. ~20 ms of every command (benchmarks/RESULTS-latency.md).
+    import gc
+
+    gc.disable()
     from gitmodel.cli import run
 
     run()
