@@ -170,7 +170,7 @@ class Latency:
     def peers(self, lfs: list[str] | None, dvc: list[str] | None, lfs_repo: Path | None,
               dvc_repo: Path | None) -> dict[str, tuple[list[str], Path]]:
         cmds = {}
-        if lfs is not None and lfs_repo is not None:
+        if lfs is not None and lfs_repo is not None and self.env.lfs:
             cmds["git-lfs"] = (lfs, lfs_repo)
         if dvc is not None and dvc_repo is not None:
             cmds["dvc"] = (dvc, dvc_repo)
@@ -353,7 +353,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--dvc", help="the dvc executable (default: dvc on PATH)")
     p.add_argument("--no-lfs", action="store_true", help="leave git-lfs out")
     p.add_argument("--no-compile", action="store_true",
-                   help="do not compile the gitmodel installs' bytecode first")
+                   help="do not compile the gitmodel installs' bytecode first (and keep this "
+                        "shell's PYTHONDONTWRITEBYTECODE)")
     p.add_argument("--tmpdir", help="where scratch repos go")
     p.add_argument("--json", type=Path, help="write every sample here")
     p.add_argument("--write-results", action="store_true", help=f"rewrite {RESULTS.name}")
@@ -379,6 +380,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.no_compile:
             for folder in variants.values():
                 compile_bytecode(folder, env.env)
+        elif "PYTHONDONTWRITEBYTECODE" in os.environ:
+            # as they are: an install without bytecode stays without it, run after run
+            env.env["PYTHONDONTWRITEBYTECODE"] = os.environ["PYTHONDONTWRITEBYTECODE"]
         bench = Latency(env, args, variants)
         if not lfs:
             bench.notes.append("git-lfs column skipped: `git lfs` is not installed")
