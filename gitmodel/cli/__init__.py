@@ -5,22 +5,26 @@ every command group shares (output, JSON, progress, the error funnel in ``run``)
 command group registers its commands on it. Nothing outside this package imports typer.
 
 Command groups are imported on demand: ``git model status`` loads the work-tree group only, not
-the registry's and the remotes' (with the core modules they pull in), and Typer then builds six
-commands instead of every one. That was most of the start-up cost of the everyday commands
-(benchmarks/RESULTS-latency.md). ``gitmodel.cli.app`` (the attribute) is the complete app.
+the registry's and the remotes' (with the core modules they pull in), and Typer then builds the
+one command being run instead of all of them. Importing and building everything was a third of
+the time of an everyday command (benchmarks/RESULTS-latency.md). ``gitmodel.cli.app`` (the
+attribute) is still the complete app.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitmodel.cli import app as _app_module
 
 # The package attribute `app` is the complete Typer app (as it always was), not the submodule
 # just imported: __getattr__ loads every group the first time it is asked for.
 globals().pop("app", None)
+
+if TYPE_CHECKING:
+    import typer
 
 # the import order is the order of `git model -h`: work-tree commands first
 GROUPS = ("workspace", "registry", "remote", "completion")
@@ -42,7 +46,7 @@ def load_commands(groups: tuple[str, ...] = GROUPS) -> None:
         importlib.import_module(f"gitmodel.cli.{group}")
 
 
-def _only(name: str) -> Any:
+def _only(name: str) -> typer.Typer | None:
     """A copy of the app holding only command (or group) ``name``, or None if no loaded group
     registers it. Typer builds a click command for every registered function on each run;
     building one instead of a group's dozen saves milliseconds on every `list`."""
