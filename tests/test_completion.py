@@ -146,13 +146,16 @@ def test_bash_completes_commands_options_models_versions_stages_remotes(
             assert got[line] == expected, line
 
 
-def test_bash_completion_works_from_a_subfolder_and_outside_a_repo(
+def test_bash_completion_works_from_a_subfolder_outside_a_repo_and_for_git_model(
         scratch: Repo, tmp_path: Path) -> None:
     sub = complete(scratch, ["git model status "], via_git=False, cwd=scratch.root / "models")
     assert sub["git model status "] == {"bert", "classifier"}
     outside = complete(scratch, ["git model status ", "git model sh"], via_git=False,
                        cwd=tmp_path)
     assert outside == {"git model status ": set(), "git model sh": {"show"}}
+    # the script also completes the git-model executable itself
+    direct = complete(scratch, ["git-model assign classifier "], via_git=False)
+    assert direct["git-model assign classifier "] == {"v1.0.0", "v1.1.0", "latest"}
 
 
 @pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
