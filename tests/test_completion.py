@@ -163,10 +163,15 @@ def test_zsh_script_loads_and_computes_candidates(scratch: Repo) -> None:
     script = scratch.model("completion", "zsh").stdout
     out = subprocess.run(
         ["zsh", "-f", "-c", 'autoload -Uz compinit && compinit -u && eval "$S" && '
-         '__git_model_candidates assign classifier "" && __git_model_candidates st'],
+         '__git_model_candidates assign classifier "" && echo "#" && '
+         '__git_model_candidates st && echo "#" && echo $_comps[git-model]'],
         cwd=scratch.root, capture_output=True, text=True, env={**os.environ, "S": script})
     assert out.returncode == 0, out.stderr
-    assert set(out.stdout.split()) == {"v1.0.0", "v1.1.0", "latest", "status"}
+    versions, commands, registered = out.stdout.split("#\n")
+    assert set(versions.split()) == {"v1.0.0", "v1.1.0", "latest"}
+    # the candidates are every command; zsh's compadd keeps those matching the typed prefix
+    assert {"status", "show", "add", "completion"} <= set(commands.split())
+    assert registered.strip() == "_git-model"  # compdef bound the git-model executable
 
 
 def test_completion_of_an_unknown_shell_is_a_usage_error(scratch: Repo) -> None:
