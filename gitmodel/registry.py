@@ -205,15 +205,37 @@ class Registry:
     models: dict[str, ModelState] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     tags: set[str] = field(default_factory=set)  # every tag name, of any kind
+    root: Path | None = None  # the repo read, so that an error can say which models exist
 
     def model(self, name: str) -> ModelState:
         state = self.models.get(name)
         if state is None:
+            if self.root is not None:
+                raise no_such_model(self.root, name)
             raise ModelNotFoundError(
-                f"model {name!r} has no versions; register one with "
-                f"`git model tag {name} v0.1.0` (`git model list` shows every model)"
-            )
+                f"model {name!r} has no versions (`git model list` shows every model; a new "
+                "model first needs `git model add PATH`, a commit, then `git model tag`)")
         return state
+
+
+def no_such_model(root: Path, name: str) -> ModelNotFoundError:
+    """The error for a model without versions, naming what exists and the next command: a model
+    whose model file is in the index needs `git model tag`; any other name `git model add`
+    (issue 7: advising `tag` for a model that does not exist led to "unknown model")."""
+    staged = set()
+    for path in git.ls_files(root, [modelfile.PATHSPEC]):
+        try:
+            staged.add(modelfile.loads((root / path).read_bytes(), path).name)
+        except (OSError, GitmodelError):
+            continue
+    if name in staged:
+        return ModelNotFoundError(f"model {name!r} has no versions yet; register one with "
+                                  f"`git model tag {name} v0.1.0`")
+    known = sorted(staged | set(read(root).models))
+    shown = ", ".join(known[:10]) + (f" and {len(known) - 10} more" if len(known) > 10 else "")
+    return ModelNotFoundError(
+        f"unknown model {name!r} ({f'models: {shown}' if known else 'no models yet'}); "
+        f"a new model starts with `git model add PATH --name {name}`")
 
 
 def _iso(timestamp: int) -> str:
@@ -232,7 +254,9 @@ def read(root: Path, name: str | None = None) -> Registry:
         tagname = name.replace(":", "=")
         patterns = [f"refs/tags/{tagname}@*", f"refs/tags/{tagname}#*"]
     out = git.for_each_ref(root, _FORMAT, patterns)
-    return parse_refs(out)
+    registry = parse_refs(out)
+    registry.root = root
+    return registry
 
 
 # Nearly every tag in a big registry is a plain ``name@vX.Y.Z``: read those with one regex and

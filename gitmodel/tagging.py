@@ -138,7 +138,8 @@ def tag_version(name: str | None = None, version: str | None = None, *, bump: st
                 f"commit {commit[:12]} has no model file for {name}: commit it first "
                 f"(git commit), then tag{detail}")
         names = ", ".join(sorted(found)) or "none"
-        raise ModelNotFoundError(f"unknown model {name!r} (models at {rev}: {names}){detail}")
+        raise ModelNotFoundError(f"unknown model {name!r} (models at {rev}: {names}); a new "
+                                 f"model starts with `git model add PATH --name {name}`{detail}")
     path, spec = found[name]
     cfg = config_mod.load(root)
     store = ObjectStore(repo.model_dir, fsync=cfg.fsync)

@@ -221,7 +221,8 @@ def test_spec_that_matches_nothing_says_what_exists(repo: Repo) -> None:
     refused(repo.model("show", "clf@^2", check=False), "no version of clf matches ^2",
             "versions: v1.0.0")
     refused(repo.model("show", "clf#prod", check=False), "no version of clf is in stage prod")
-    refused(repo.model("show", "nope@v1.0.0", check=False), "model 'nope' has no versions")
+    refused(repo.model("show", "nope@v1.0.0", check=False), "unknown model 'nope' (models: clf)",
+            "`git model add PATH --name nope`")
     refused(repo.model("show", "clf@>=1", check=False), "invalid version spec")
 
 
