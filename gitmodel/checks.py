@@ -62,7 +62,9 @@ def _large_files(ws: Workspace, files: list[tuple[str, str]]) -> list[Problem]:
         known_format = PurePosixPath(path).suffix.lower() in MODEL_EXTENSIONS
         binary = b"\0" in git.read_blob_prefix(ws.root, blob, BINARY_SNIFF_BYTES)
         if known_format or binary:
-            kind = "a model file" if known_format else "a binary file"
+            # docs/ say "model file" for the committed TOML only: a raw weights file staged into
+            # git is an artifact gitmodel should be caching (issue 7)
+            kind = "a model artifact" if known_format else "a binary file"
             problems.append(Problem(path, (
                 f"{kind} of {_mib(size)} is staged into git (the limit is {_mib(limit)}); "
                 f"keep it out of git history with `git rm --cached {path} && "

@@ -67,7 +67,7 @@ def test_large_binary_refused_and_large_csv_passes(repo: Repo) -> None:
 def test_known_model_format_refused_at_default_limit(repo: Repo) -> None:
     (repo.root / "big.safetensors").write_bytes(b"x" * (10 * 1024 * 1024 + 1))
     repo.git("add", "big.safetensors")
-    assert "a model file of 10.0 MiB" in refused(repo)
+    assert "a model artifact of 10.0 MiB" in refused(repo)
 
 
 def test_small_model_format_passes(repo: Repo) -> None:
