@@ -30,10 +30,18 @@ def report_sync(report: SyncReport) -> None:
         _say(f"saved your unadded changes to {rescue.path} as {rescue.oid}; get them back with "
              f"`git model recover {rescue.oid} -o {rescue.path}`")
     for path in report.removed:
-        _say(f"removed {path} (its model file is gone; the bytes stay in the cache)")
+        model = report.left_model.get(path)
+        why = (f"not part of {model} at this commit" if model is not None
+               else "this commit has no model file for it")
+        _say(f"removed {path}: {why} (its bytes stay in the cache)")
     for path in report.kept:
-        _say(f"kept {path}: its model file is gone but its bytes are not in the cache; "
-             "`git model add` it or delete it yourself")
+        model = report.left_model.get(path)
+        if model is not None:
+            _say(f"kept {path}: not part of {model} at this commit, but its bytes are not in "
+                 "the cache; move it out of the folder or delete it yourself")
+        else:
+            _say(f"kept {path}: this commit has no model file for it, but its bytes are not "
+                 "in the cache; `git model add` it or delete it yourself")
     for path in report.conflicted:
         _say(f"{path} has a merge conflict: pick a side with `git checkout --ours {path}` "
              "(or --theirs), then run `git model checkout`")

@@ -497,6 +497,9 @@ class SyncReport:
     restored: list[RestoreResult] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
+    # of removed and kept: files a model still here no longer lists (an older version of a
+    # folder without them), by path -> model name; the others' model file is gone
+    left_model: dict[str, str] = field(default_factory=dict)
     conflicted: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -578,6 +581,7 @@ def apply_model_file(ws: Workspace, path: str, data: bytes, previous: dict[str, 
         removed, kept = remove_artifact(ws, gone)
         report.removed += removed
         report.kept += kept
+        report.left_model.update((rel, model.spec.name) for rel in removed + kept)
     try:
         report.restored.append(restore(ws, model, progress=progress, fetch=fetch))
     except GitmodelError as exc:
