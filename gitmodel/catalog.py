@@ -6,6 +6,7 @@ dataclasses; nothing here prints.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -236,9 +237,27 @@ def _changes(old: Mapping[str, Any], new: Mapping[str, Any], with_delta: bool
         numeric = (int, float)
         if (with_delta and isinstance(x, numeric) and isinstance(y, numeric)
                 and not isinstance(x, bool) and not isinstance(y, bool)):
-            delta = y - x
+            delta = metric_delta(x, y)
         out.append(ValueChange(key, x, y, delta))
     return tuple(out)
+
+
+def metric_delta(old: float, new: float) -> float:
+    """``new - old`` as the numbers were written: 0.93 - 0.91 is 0.02, not 0.020000000000000018.
+
+    A float's ``repr`` is the shortest decimal that reads back as it, which is what the user (or
+    their metrics file) wrote whenever that had at most 15 significant digits; subtracting those
+    decimals exactly and rounding once to a float gives the delta they would compute by hand, so
+    it prints, compares and serializes as their numbers do (issue 7). Integers stay exact."""
+    if isinstance(old, int) and isinstance(new, int):
+        return new - old
+    if not (math.isfinite(old) and math.isfinite(new)):
+        return new - old
+    import decimal  # only a diff needs it
+
+    with decimal.localcontext() as ctx:
+        ctx.prec = 40  # more than the 17 digits of any repr: one rounding, in float()
+        return float(decimal.Decimal(repr(new)) - decimal.Decimal(repr(old)))
 
 
 def diff(old_spec: str, new_spec: str, cwd: Path | str | None = None) -> ModelDiff:
