@@ -8,7 +8,7 @@ import json
 import os
 import time
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,9 @@ class AddResult:
     changed: bool  # the bytes differ from the previous model file (or it is new)
     hashed: int  # bytes actually read (0 when the stat cache knew every file)
     dropped: list[str] = field(default_factory=list)  # metadata dropped because the bytes changed
+    # the bytes changed and the description was carried over from the previous model file: it
+    # says what the model is, where params and metrics measured the old bytes (issue 7)
+    kept_description: bool = False
     untracked: list[str] = field(default_factory=list)  # paths removed from git's index
 
 
@@ -73,7 +76,8 @@ def _repo_relative(ws: Workspace, path: Path | str) -> str:
         except ValueError:
             raise UnsafePathError(f"{path} is outside the repository {root}") from None
     if not relative.parts:
-        raise UnsafePathError(f"{path} is the repository itself; name a model file or folder")
+        raise UnsafePathError(f"{path} is the repository itself; name an artifact (a file or "
+                              "folder) inside it")
     current = root
     for part in relative.parts:
         current = current / part
@@ -201,37 +205,71 @@ def add(
     data: Sequence[Path | str] = (),
     description: str | None = None,
     progress: Progress | None = None,
+    plan: Callable[[int, int], None] | None = None,
     cwd: Path | str | None = None,
 ) -> list[AddResult]:
     """Cache the artifacts at ``paths``, write their model files, and stage them.
 
     All model files of one call are written and staged together (one ``git add``), and if
-    staging fails every file is put back as it was.
+    staging fails every file is put back as it was. ``plan(files, nbytes)`` is told, before any
+    hashing, how many files and bytes the stat cache does not know (what ``progress`` will count),
+    so a progress bar can show a total, as push and pull do.
     """
     ws = open_workspace(cwd)
     if name is not None and len(paths) != 1:
         raise GitmodelError("--name needs exactly one path")
     if not paths:
-        raise GitmodelError("name at least one model file or folder to add")
+        raise GitmodelError("name at least one artifact (a file or folder) to add")
     _index_lock_check(ws)
     models = load_models(ws.root, conflicts=False).models
+    if plan is not None:
+        plan(*_to_hash(ws, paths, data))
     provenance = _Provenance(ws)
     plans = []
     for path in paths:
-        plan = _plan_add(ws, models, path, name, params, metrics, data, description, progress,
+        step = _plan_add(ws, models, path, name, params, metrics, data, description, progress,
                          provenance)
-        models = [m for m in models if m.model_file != plan.model.model_file] + [plan.model]
-        plans.append(plan)
+        models = [m for m in models if m.model_file != step.model.model_file] + [step.model]
+        plans.append(step)
     # one look at the index for all of them: artifacts git tracks (to untrack), and what is
     # staged for the model files and ignore files (a re-add of unchanged bytes stages nothing)
     index = git.index_blobs(ws.root, sorted(
-        {p for plan in plans for p in (plan.artifact, plan.model.model_file, plan.gitignore)}))
-    for plan in plans:
-        plan.tracked[:] = [p for p in index
-                           if p == plan.artifact or p.startswith(plan.artifact + "/")]
+        {p for step in plans for p in (step.artifact, step.model.model_file, step.gitignore)}))
+    for step in plans:
+        step.tracked[:] = [p for p in index
+                           if p == step.artifact or p.startswith(step.artifact + "/")]
     _write_and_stage(ws, plans, index)
-    mark_synced(ws, [plan.model for plan in plans])
-    return [plan.result for plan in plans]
+    mark_synced(ws, [step.model for step in plans])
+    return [step.result for step in plans]
+
+
+def _to_hash(ws: Workspace, paths: Sequence[Path | str],
+             data: Sequence[Path | str]) -> tuple[int, int]:
+    """(files, bytes) that adding ``paths`` with inputs ``data`` will hash: files the stat cache
+    does not know (or, for an artifact, whose object the cache lacks). A path that is wrong
+    counts nothing: adding it reports the problem."""
+    files = nbytes = 0
+    seen: set[str] = set()
+    for is_input, path in [*((False, p) for p in paths), *((True, d) for d in data)]:
+        try:
+            rel = _repo_relative(ws, path)
+            listed = _artifact_files(ws, rel)
+        except GitmodelError:
+            continue
+        for file_rel in listed:
+            if file_rel in seen:
+                continue
+            seen.add(file_rel)
+            target = ws.root / file_rel
+            try:
+                stat = target.stat()
+            except OSError:
+                continue
+            known = ws.stat_cache.lookup(target, stat)
+            if known is None or not (is_input or ws.store.has(known)):
+                files += 1
+                nbytes += stat.st_size
+    return files, nbytes
 
 
 class _Provenance:
@@ -318,6 +356,7 @@ def _plan_add(ws: Workspace, models: list[Model], path: Path | str, name: str | 
     changed = existing is None or {(f.path, f.oid) for f in existing.files} != {
         (f.path, f.oid) for f in entries}
     dropped: list[str] = []
+    kept_description = False
     if existing is not None and not changed:
         new_params = {**existing.params, **(params or {})}
         new_metrics = {**existing.metrics, **(metrics or {})}
@@ -327,7 +366,9 @@ def _plan_add(ws: Workspace, models: list[Model], path: Path | str, name: str | 
         commit, dirty = existing.code_commit, existing.code_dirty
     else:
         new_params, new_metrics, new_data = dict(params or {}), dict(metrics or {}), {}
-        new_description = description or ""
+        new_description = description if description is not None else (
+            existing.description if existing is not None else "")
+        kept_description = description is None and bool(new_description)
         if existing is not None:
             dropped += [f"param {k}" for k in existing.params if k not in new_params]
             dropped += [f"metric {k}" for k in existing.metrics if k not in new_metrics]
@@ -347,7 +388,7 @@ def _plan_add(ws: Workspace, models: list[Model], path: Path | str, name: str | 
     tracked: list[str] = []  # filled by add() from one look at the index for every plan
     result = AddResult(name=model_name, model_file=model_file_rel, artifact=rel,
                        files=len(entries), size=spec.size, changed=changed, hashed=hashed,
-                       dropped=dropped, untracked=tracked)
+                       dropped=dropped, kept_description=kept_description, untracked=tracked)
     return _AddPlan(Model(model_file_rel, spec), text, rel, is_dir, tracked, result)
 
 

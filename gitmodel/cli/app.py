@@ -10,15 +10,36 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Annotated, Any
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
 
+import click
 import typer
+import typer.core
+import typer.main
 
 from gitmodel import __version__
 from gitmodel.errors import GitmodelError
 
+
+class HelpGroup(typer.core.TyperGroup):
+    """A command group whose `-h` lists each command's whole first sentence, wrapped to the
+    terminal, instead of click's default of cutting it at the column width with "..."."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=1000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
 app = typer.Typer(
     name="git model",
+    cls=HelpGroup,
     help="Version machine-learning models beside the code that made them.",
     no_args_is_help=True,
     add_completion=False,
@@ -33,7 +54,8 @@ def err(message: str) -> None:
 
 
 class ProgressBar:
-    """Bytes done, shown on stderr only when it is a terminal; silent otherwise."""
+    """Bytes done of the total (percentage, MiB, rate), on stderr only when it is a terminal;
+    silent otherwise. One bar for every command that moves bytes: add, checkout, push, pull."""
 
     def __init__(self, label: str, total: int = 0) -> None:
         self.label = label
@@ -61,10 +83,66 @@ class ProgressBar:
         sys.stderr.write(f"\r{line} {rate:.0f} MiB/s\x1b[K")
         sys.stderr.flush()
 
+    def plan(self, count: int, nbytes: int) -> None:
+        """The total, told before the work starts (``plan`` callback of add, push and pull)."""
+        self.total = nbytes
+
     def close(self) -> None:
         if self.enabled and self.last:
             sys.stderr.write("\r\x1b[K")
             sys.stderr.flush()
+
+
+HOOKS_MISSING = (
+    "warning: gitmodel's hooks are not installed in this clone, so `git commit` does not check "
+    "models and `git checkout` leaves artifacts stale; run `git model install`"
+)
+
+
+def _common_dir_without_git(start: Path) -> Path | None:
+    """The git common dir above ``start``, found the way git finds it in the usual layouts (a
+    ``.git`` folder, or a ``.git`` file naming a worktree's git dir); None when unsure."""
+    if "GIT_DIR" in os.environ or "GIT_COMMON_DIR" in os.environ:
+        return None
+    for folder in (start, *start.parents):
+        dot_git = folder / ".git"
+        if dot_git.is_dir():
+            return dot_git
+        if dot_git.is_file():
+            text = dot_git.read_text(encoding="utf-8", errors="replace").strip()
+            if not text.startswith("gitdir:"):
+                return None
+            git_dir = (folder / text.removeprefix("gitdir:").strip()).resolve()
+            common = git_dir / "commondir"
+            if common.is_file():
+                return (git_dir / common.read_text(encoding="utf-8").strip()).resolve()
+            return git_dir
+    return None
+
+
+def warn_if_hooks_missing() -> None:
+    """Say once, on stderr, when this clone lacks gitmodel's hooks (before `git model install`,
+    commits are unchecked and `git checkout` restores nothing).
+
+    The usual answer costs a few stats and two 4 KiB reads, no git process: the hooks in the
+    common dir's ``hooks`` folder carry install's marker. Only when they do not (a repo-local
+    ``core.hooksPath``, an unusual layout, or really not installed) is git asked."""
+    from gitmodel import install
+
+    common = _common_dir_without_git(Path.cwd())
+    if common is not None:
+        hooks = common / "hooks"
+        if all(install.is_ours(hooks / h) or install.is_ours(hooks / f"{h}.legacy")
+               for h in ("pre-commit", "post-checkout")):
+            return
+    from gitmodel import git
+
+    try:
+        if install.installed(git.find_repo()):
+            return
+    except GitmodelError:
+        return  # not a repo: the command itself says so
+    err(HOOKS_MISSING)
 
 
 def _version_callback(value: bool) -> None:
@@ -107,30 +185,73 @@ def _log_unexpected() -> str:
     return path
 
 
+def _json_requested(argv: list[str]) -> bool:
+    """Whether ``argv`` asks a command that has ``--json`` for it (so errors go out as JSON).
+
+    Called only once something failed, so resolving the command tree costs nothing on success."""
+    args = argv[:argv.index("--")] if "--" in argv else argv
+    if "--json" not in args:
+        return False
+    try:
+        command: click.Command = typer.main.get_command(app)
+        ctx = click.Context(command, info_name="git model")
+        for word in args:
+            if not isinstance(command, click.Group):
+                break
+            if word.startswith("-"):
+                continue
+            sub = command.get_command(ctx, word)
+            if sub is None:
+                break
+            command = sub
+        return any(isinstance(p, click.Option) and "--json" in p.opts for p in command.params)
+    except Exception:  # a doubt about the command line never hides the error itself
+        return False
+
+
+def _kind(exc: BaseException) -> str:
+    """``ModelNotFoundError`` -> ``model_not_found``; the base class is plain ``error``."""
+    name = type(exc).__name__.removesuffix("Error")
+    if name in ("Gitmodel", ""):
+        return "error"
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+
+
+def _fail(message: str, code: int, kind: str, as_json: bool, **extra: str) -> NoReturn:
+    """Say what went wrong (stderr always; a JSON object on stdout for --json) and exit."""
+    if as_json:
+        dump_json({"error": message, "code": code, "kind": kind, **extra})
+    sys.exit(code)
+
+
 def run(application: typer.Typer | None = None) -> None:
     """Entry point: run the app (or ``application``, a copy of it holding only the command
-    being run, see gitmodel.cli.run) and map every outcome to an exit code."""
+    being run, see gitmodel.cli.run) and map every outcome to an exit code (see the module doc).
+
+    With ``--json`` on a command that has it, every failure is also one JSON object on stdout,
+    ``{"error": MESSAGE, "code": EXIT, "kind": ...}``, so a script reads one stream."""
     try:
         code = (application or app)(standalone_mode=False, prog_name="git model")
     except GitmodelError as exc:
         err(f"error: {exc}")
-        sys.exit(1)
+        _fail(str(exc), 1, _kind(exc), _json_requested(sys.argv[1:]))
     except KeyboardInterrupt:
-        err("interrupted; nothing half-written was kept, run the command again to finish")
-        sys.exit(130)
+        message = "interrupted; nothing half-written was kept, run the command again to finish"
+        err(message)
+        _fail(message, 130, "interrupted", _json_requested(sys.argv[1:]))
     except SystemExit:
         raise
     except Exception as exc:
-        import click
-
         if isinstance(exc, click.exceptions.Abort):
             err("interrupted")
-            sys.exit(130)
+            _fail("interrupted", 130, "interrupted", _json_requested(sys.argv[1:]))
         if isinstance(exc, click.ClickException):
             exc.show()
-            sys.exit(exc.exit_code)
+            kind = "usage" if isinstance(exc, click.UsageError) else "error"
+            _fail(exc.format_message(), exc.exit_code, kind, _json_requested(sys.argv[1:]))
         log = _log_unexpected()
-        err(f"error: unexpected {type(exc).__name__}: {exc}\n"
-             f"this is a bug in gitmodel; the details are in {log}; please report it")
-        sys.exit(3)
+        message = f"unexpected {type(exc).__name__}: {exc}"
+        err(f"error: {message}\n"
+            f"this is a bug in gitmodel; the details are in {log}; please report it")
+        _fail(message, 3, "unexpected", _json_requested(sys.argv[1:]), log=log)
     sys.exit(code if isinstance(code, int) else 0)

@@ -206,7 +206,7 @@ def diff(
                                        show_default=False)],
     as_json: JsonOpt = False,
 ) -> None:
-    """Compare two versions: params changed, metrics with deltas, files changed."""
+    """Compare two versions: params, metrics with deltas, files."""
     d = catalog.diff(old, new)
     if as_json:
         dump_json({"old": _version_json(d.old), "new": _version_json(d.new),
@@ -240,7 +240,7 @@ def rollback(
     name: Annotated[str, typer.Argument(help="Model name.", show_default=False)],
     version: Annotated[str, typer.Argument(help="Version to go back to.", show_default=False)],
 ) -> None:
-    """Commit the model file of an earlier version (history is not rewritten)."""
+    """Commit an earlier version's model file (no history rewrite)."""
     result = catalog.rollback(name, version)
     typer.echo(f"rolled {result.model} back to {result.version} in commit {result.commit[:12]} "
                f"({result.model_file})")
@@ -253,7 +253,7 @@ def check_ref(
                                        show_default=False)],
     as_json: JsonOpt = False,
 ) -> None:
-    """Tell a CI pipeline what a pushed tag did (registration, stage assignment...)."""
+    """Tell CI what a pushed tag did (registration, stage move...)."""
     result = catalog.check_ref(ref)
     if as_json:
         dump_json(asdict(result))

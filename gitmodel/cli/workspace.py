@@ -10,7 +10,14 @@ from typing import Annotated, Any
 import typer
 
 from gitmodel import api
-from gitmodel.cli.app import ProgressBar, app, dump_json, err, human_size
+from gitmodel.cli.app import (
+    ProgressBar,
+    app,
+    dump_json,
+    err,
+    human_size,
+    warn_if_hooks_missing,
+)
 from gitmodel.errors import GitmodelError
 
 
@@ -62,7 +69,12 @@ def add(
     message: Annotated[str | None, typer.Option("--message", "-m",
                                                 help="Description of this model.")] = None,
 ) -> None:
-    """Cache model files and stage their model files for the next commit."""
+    """Cache artifacts; stage their model files for the next commit.
+
+    When the bytes changed, params, metrics and data inputs start empty unless given again (they
+    described the old bytes; `add` lists what it dropped), and the description is kept unless
+    -m replaces it (it says what the model is)."""
+    warn_if_hooks_missing()
     params: dict[str, Any] = {}
     for f in params_file or []:
         params.update(api.load_values_file(f))
@@ -74,7 +86,7 @@ def add(
     bar = ProgressBar("hashing")
     try:
         results = api.add(paths, name=name, params=params or None, metrics=metrics or None,
-                          data=data or [], description=message, progress=bar)
+                          data=data or [], description=message, progress=bar, plan=bar.plan)
     finally:
         bar.close()
     for r in results:
@@ -83,9 +95,13 @@ def add(
                    f"{r.model_file}")
         if r.untracked:
             typer.echo(f"  removed {r.artifact} from git's index; its bytes now live in the cache")
+        notes = []
         if r.dropped:
-            typer.echo(f"  the bytes changed, so these were dropped (pass them again to keep "
-                       f"them): {', '.join(r.dropped)}")
+            notes.append(f"dropped {', '.join(r.dropped)} (pass them again to keep them)")
+        if r.kept_description:
+            notes.append("kept the description (-m TEXT replaces it)")
+        if notes:
+            typer.echo(f"  the bytes changed: {'; '.join(notes)}")
 
 
 def _warn_hardlink() -> None:
@@ -97,7 +113,7 @@ def _warn_hardlink() -> None:
 
 HARDLINK_WARNING = (
     "warning: model.link is hardlink: artifacts share their bytes with the cache, so a tool that "
-    "writes a model file in place (torch.save to the same path) corrupts the cached version; "
+    "writes an artifact in place (torch.save to the same path) corrupts the cached version; "
     "write to a new path and `git model add` it, and `git model status` reports such writes"
 )
 
@@ -111,6 +127,7 @@ def status(
         "--remote", help="Also show which models' objects the default remote lacks.")] = False,
 ) -> None:
     """Show whether each artifact matches its model file."""
+    warn_if_hooks_missing()
     bar = ProgressBar("hashing")
     try:
         statuses, errors = api.status(names or [], progress=bar)
@@ -153,7 +170,8 @@ def checkout(
     force: Annotated[bool, typer.Option("--force", "-f",
                                         help="Replace unadded changes without saving them.")] = False,
 ) -> None:
-    """Make artifacts match their model files, or check out a version's."""
+    """Restore artifacts from their model files, or from a version's."""
+    warn_if_hooks_missing()
     _warn_hardlink()
     bar = ProgressBar("restoring")
     try:
@@ -178,7 +196,7 @@ def recover(
                                                 help="Where to write the bytes.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """List bytes gitmodel saved before replacing them, or write one back out."""
+    """List bytes saved before being replaced, or write one back out."""
     from gitmodel.workspace import rescued
 
     ws = api.open_workspace()
@@ -212,7 +230,9 @@ def recover(
 def check(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Check what is staged, as the pre-commit hook does (for the pre-commit framework)."""
+    """Check what is staged, as the pre-commit hook does.
+
+    For the pre-commit framework and CI: exits 1 listing every problem."""
     from gitmodel import checks
 
     problems = checks.check_staged(api.open_workspace())
