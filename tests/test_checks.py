@@ -70,6 +70,16 @@ def test_known_model_format_refused_at_default_limit(repo: Repo) -> None:
     assert "a model artifact of 10.0 MiB" in refused(repo)
 
 
+def test_raw_weights_are_called_an_artifact_as_the_docs_say(repo: Repo) -> None:
+    """docs/ keep "model file" for the committed TOML; a raw 11 MiB big.bin is an artifact."""
+    repo.write("big.bin", random_bytes(11 << 20, 5))
+    repo.git("add", "big.bin")
+    stderr = refused(repo)
+    assert "big.bin: a model artifact of 11.0 MiB is staged into git" in stderr
+    assert "model file" not in stderr
+    assert "git rm --cached big.bin && git model add big.bin" in stderr
+
+
 def test_small_model_format_passes(repo: Repo) -> None:
     repo.write("tiny.pkl", random_bytes(100, 4))
     repo.git("add", "tiny.pkl")

@@ -124,6 +124,29 @@ def test_model_file_removed_removes_cached_artifact(repo: Repo) -> None:
     assert (repo.root / ART).exists()
 
 
+def test_removed_files_say_why(repo: Repo) -> None:
+    """Going back to a version of a folder model that lacks a file removes the file and says it is
+    not part of the model there (its model file is still there); a model file that is gone from
+    the commit says that instead (issue 7)."""
+    repo.write("models/bert/weights.bin", random_bytes(1000, 1))
+    repo.model("add", "models/bert", "--name", "bert")
+    repo.commit("bert without a vocabulary")
+    repo.write("models/bert/vocab.txt", "hello\nworld\n")
+    repo.model("add", "models/bert")
+    repo.commit("bert with a vocabulary")
+    back = repo.git("checkout", "-q", "HEAD~1")
+    assert not (repo.root / "models/bert/vocab.txt").exists()
+    assert (repo.root / "models/bert/weights.bin").exists()
+    said = [line for line in back.stderr.splitlines() if "vocab.txt" in line]
+    assert said == ["gitmodel: removed models/bert/vocab.txt: not part of bert at this commit "
+                    "(its bytes stay in the cache)"], back.stderr
+    assert "model file is gone" not in back.stderr
+    gone = repo.git("checkout", "-q", "main~2")  # before bert existed
+    assert not (repo.root / "models/bert").exists()
+    assert ("gitmodel: removed models/bert/weights.bin: this commit has no model file for it "
+            "(its bytes stay in the cache)") in gone.stderr.splitlines()
+
+
 def test_model_file_removed_keeps_unadded_edit(repo: Repo) -> None:
     repo.write(ART, random_bytes(1000, 1))
     repo.git("switch", "-q", "-c", "with-model")
@@ -133,7 +156,8 @@ def test_model_file_removed_keeps_unadded_edit(repo: Repo) -> None:
     edited = sha256_file(repo.root / ART)
     result = repo.git("switch", "main")
     assert sha256_file(repo.root / ART) == edited
-    assert "kept" in result.stderr
+    assert (f"gitmodel: kept {ART}: this commit has no model file for it, but its bytes are not "
+            "in the cache; `git model add` it or delete it yourself") in result.stderr
 
 
 def test_edited_artifact_is_rescued_before_checkout_replaces_it(repo: Repo) -> None:

@@ -4,12 +4,16 @@ API, check-ref for CI, signed tags and verify."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import stat
 import subprocess
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 from conftest import Repo, random_bytes, sha256_file
 
 import gitmodel
@@ -88,11 +92,50 @@ def test_diff_params_metrics_with_deltas_and_files(two_versions: Repo) -> None:
     assert "modified clf.pt" in out
     data = json.loads(repo.model("diff", "clf@v1.0.0", "clf@v1.1.0", "--json").stdout)
     (metric,) = data["metrics"]
-    assert metric["key"] == "accuracy" and metric["delta"] == pytest.approx(0.05)
+    # exactly the user's 0.05, not 0.95 - 0.9 = 0.04999999999999993 (issue 7)
+    assert metric["key"] == "accuracy" and metric["delta"] == 0.05
+    assert '"delta": 0.05,' in repo.model("diff", "clf@v1.0.0", "clf@v1.1.0", "--json").stdout
     assert data["files"][0]["status"] == "modified"
     d = gitmodel.diff("clf#prod", "clf@latest", cwd=repo.root)
     assert d.old.version == "v1.0.0" and d.new.version == "v1.1.0"
     assert repo.model("diff", "clf@v1.1.0", "clf").stdout.count("no changes") == 1
+
+
+def test_python_api_diff_delta_is_the_users_number(two_versions: Repo) -> None:
+    (metric,) = gitmodel.diff("clf@v1.0.0", "clf@v1.1.0", cwd=two_versions.root).metrics
+    assert repr(metric.delta) == "0.05"
+
+
+# Numbers as a user or a metrics file writes them: a few significant digits, a few places.
+user_numbers = st.builds(lambda m, e: Decimal(m).scaleb(e),
+                         st.integers(-10**7, 10**7), st.integers(-9, 3))
+
+
+@given(user_numbers, user_numbers)
+def test_delta_of_user_numbers_is_their_exact_difference(a: Decimal, b: Decimal) -> None:
+    # a double holds any decimal of up to 15 significant digits: so can the delta, then
+    assume(len((b - a).normalize().as_tuple().digits) <= 15)
+    old, new = float(str(a)), float(str(b))
+    delta = catalog.metric_delta(old, new)
+    # prints as the difference the user would work out by hand ...
+    assert Decimal(repr(delta)) == (b - a)
+    # ... and compares as their numbers do
+    assert (delta > 0) == (new > old) and (delta == 0) == (new == old)
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False),
+       st.floats(allow_nan=False, allow_infinity=False))
+def test_delta_of_any_floats_keeps_the_order_and_is_close(old: float, new: float) -> None:
+    delta = catalog.metric_delta(old, new)
+    assert (delta > 0) == (new > old) and (delta < 0) == (new < old)
+    exact = new - old
+    if math.isfinite(exact):
+        assert math.isclose(delta, exact, rel_tol=1e-15, abs_tol=1e-300)
+
+
+@given(st.integers(-10**30, 10**30), st.integers(-10**30, 10**30))
+def test_delta_of_integers_is_exact(old: int, new: int) -> None:
+    assert catalog.metric_delta(old, new) == new - old
 
 
 def test_python_api_resolves_a_stage_to_byte_identical_read_only_files(
