@@ -226,6 +226,32 @@ def test_spec_that_matches_nothing_says_what_exists(repo: Repo) -> None:
     refused(repo.model("show", "clf@>=1", check=False), "invalid version spec")
 
 
+def test_unknown_model_names_what_exists_and_that_add_comes_first(repo: Repo) -> None:
+    """`assign`/`history` of a name nothing knows once advised `git model tag NAME v0.1.0`, which
+    then failed with "unknown model": now they list the models and say a new one starts with add;
+    a model that has a model file but no version yet is told to tag (issue 7)."""
+    for args in (("assign", "nosuch", "v1.0.0", "prod"), ("history", "nosuch")):
+        err = refused(repo.model(*args, check=False), "unknown model 'nosuch' (no models yet)",
+                      "`git model add PATH --name nosuch`")
+        assert "git model tag" not in err and len(err.strip().splitlines()) == 1
+    commit_model(repo, 1)
+    repo.model("tag", "v1.0.0")
+    repo.write("models/bert.bin", random_bytes(500, 2))
+    repo.model("add", "models/bert.bin")  # a model file, no version yet
+    for args in (("assign", "nosuch", "v1.0.0", "prod"), ("history", "nosuch"),
+                 ("deprecate", "nosuch")):
+        refused(repo.model(*args, check=False), "unknown model 'nosuch' (models: bert, clf)",
+                "`git model add PATH --name nosuch`")
+    refused(repo.model("tag", "nosuch", "v0.1.0", check=False),
+            "unknown model 'nosuch' (models at HEAD: clf)", "`git model add PATH --name nosuch`")
+    err = refused(repo.model("history", "bert", check=False),
+                  "model 'bert' has no versions yet", "`git model tag bert v0.1.0`")
+    assert "unknown" not in err
+    repo.commit("bert")
+    repo.model("tag", "bert", "v0.1.0")  # the advice works
+    assert "registered v0.1.0" in repo.model("history", "bert").stdout
+
+
 def test_tags_of_one_model_are_strictly_ordered_in_time(repo: Repo) -> None:
     commit_model(repo, 1)
     for args in (("tag", "v1.0.0"), ("assign", "clf", "v1.0.0", "prod"),
