@@ -12,9 +12,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from conftest import Repo, random_bytes, sha256_file
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from conftest import Repo, random_bytes, sha256_file
 
 import gitmodel
 from gitmodel import catalog

@@ -120,17 +120,32 @@ def _common_dir_without_git(start: Path) -> Path | None:
     return None
 
 
+def _may_set_hooks_path(common: Path) -> bool:
+    """Whether a config git reads here may set ``core.hooksPath`` (then only git can say where
+    the hooks are): a substring test on the repo's and the user's config files."""
+    home = Path(os.environ.get("HOME", "~")).expanduser()
+    xdg = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
+    for config in (common / "config", home / ".gitconfig", xdg / "git" / "config"):
+        try:
+            text = config.read_text(encoding="utf-8", errors="replace").lower()
+        except OSError:
+            continue
+        if "hookspath" in text or "[include" in text:
+            return True
+    return False
+
+
 def warn_if_hooks_missing() -> None:
     """Say once, on stderr, when this clone lacks gitmodel's hooks (before `git model install`,
     commits are unchecked and `git checkout` restores nothing).
 
-    The usual answer costs a few stats and two 4 KiB reads, no git process: the hooks in the
-    common dir's ``hooks`` folder carry install's marker. Only when they do not (a repo-local
-    ``core.hooksPath``, an unusual layout, or really not installed) is git asked."""
+    The usual answer costs a few stats and small reads, no git process: no config sets
+    ``core.hooksPath`` and the hooks in the common dir's ``hooks`` folder carry install's marker.
+    Otherwise (a ``core.hooksPath``, an unusual layout, or really not installed) git is asked."""
     from gitmodel import install
 
     common = _common_dir_without_git(Path.cwd())
-    if common is not None:
+    if common is not None and not _may_set_hooks_path(common):
         hooks = common / "hooks"
         if all(install.is_ours(hooks / h) or install.is_ours(hooks / f"{h}.legacy")
                for h in ("pre-commit", "post-checkout")):

@@ -253,7 +253,7 @@ def check_ref(
                                        show_default=False)],
     as_json: JsonOpt = False,
 ) -> None:
-    """Tell CI what a pushed tag did (registration, stage move...)."""
+    """Tell CI what a pushed tag did (a registration, a stage move)."""
     result = catalog.check_ref(ref)
     if as_json:
         dump_json(asdict(result))
