@@ -2,7 +2,8 @@
 
 Only the ``gitmodel.cli`` package imports typer, and with the hook entry point it is the only code
 that prints. Exit codes: 0 ok, 1 a user error (a GitmodelError), 2 bad usage, 3 unexpected
-(traceback saved to a log file), 130 interrupted.
+(traceback saved to a log file), 130 interrupted. With ``--json``, a failure is also one JSON object
+on stdout: ``{"error": MESSAGE, "code": EXIT, "kind": ...}`` (issue 7).
 """
 
 from __future__ import annotations
