@@ -150,5 +150,5 @@ def completion(
         click_type=click.Choice(SHELLS),
         help="bash or zsh.", show_default=False)],
 ) -> None:
-    """Print the shell completion script for bash or zsh (see docs/commands.md)."""
+    """Print the shell completion script for bash or zsh."""
     typer.echo(script(shell), nl=False)
