@@ -1,0 +1,302 @@
+"""Backends: a directory (standard library only) and any fsspec URL, behind one object-level interface.
+
+Layout on every remote (docs/remotes.md): ``<url>/objects/<hex[:2]>/<hex[2:]>`` holds the bytes of
+``sha256:<hex>``, like the cache; ``<url>/tmp/`` holds uploads in progress on backends whose
+writes are not atomic.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from gitmodel.errors import GitmodelError, RemoteError
+from gitmodel.hashing import CHUNK_SIZE, OID_PREFIX, Progress
+from gitmodel.remote.parallel import DEFAULT_JOBS, run_parallel
+from gitmodel.store import is_oid
+
+# Above this many oids one listing of the remote's objects/ answers "which do you have" in one
+# paginated call (1,000 keys a page on S3); below it, a concurrent lookup per oid is cheaper than
+# listing a large remote. s3fs answers a lookup of an absent key with two requests (HEAD, then a
+# LIST to rule out a folder), so per-oid lookups cost 2.4x the time of the upload of 40 x 1 MiB
+# objects on loopback (benchmarks/RESULTS-remote.md).
+LIST_THRESHOLD = 8
+# Backends where an object appears under its key only once the PUT (or the whole multipart
+# upload) completes, so uploading straight to the final key never shows a partial object.
+ATOMIC_PUT_SCHEMES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory"})
+# What to `pip install` for a scheme whose fsspec backend is missing.
+EXTRAS = {"s3": "gitmodel[s3]", "s3a": "gitmodel[s3]", "gs": "gcsfs", "gcs": "gcsfs",
+          "az": "adlfs", "abfs": "adlfs", "abfss": "adlfs", "ssh": "paramiko", "sftp": "paramiko"}
+
+
+class RemoteObjectMissing(RemoteError):
+    def __init__(self, oid: str, url: str) -> None:
+        self.oid = oid
+        super().__init__(f"{url} does not have object {oid}")
+
+
+def object_key(oid: str) -> str:
+    """Where ``oid`` lives below a remote's root (the same split as the cache)."""
+    if not is_oid(oid):
+        raise GitmodelError(f"not an object id: {oid!r}")
+    hexdigest = oid[len(OID_PREFIX):]
+    return f"objects/{hexdigest[:2]}/{hexdigest[2:]}"
+
+
+def _oid_of_key(key: str) -> str | None:
+    parts = key.rstrip("/").rsplit("/", 2)
+    if len(parts) < 3:
+        return None
+    oid = OID_PREFIX + parts[-2] + parts[-1]
+    return oid if is_oid(oid) else None
+
+
+class ObjectRemote(Protocol):
+    """What gitmodel needs of a remote: a batched existence check, and put/get by oid."""
+
+    url: str
+
+    def has(self, oids: Sequence[str]) -> set[str]:
+        """The subset of ``oids`` the remote holds (one batched question)."""
+        ...
+
+    def upload(self, oid: str, source: Path, progress: Progress) -> None:
+        """Store ``source`` as ``oid``; never visible under its final name until complete."""
+        ...
+
+    def download(self, oid: str, target: Path, progress: Progress) -> None:
+        """Write the remote's bytes of ``oid`` to ``target`` (the caller verifies them)."""
+        ...
+
+    def where(self, oid: str) -> str:
+        """A URL naming the object, for messages."""
+        ...
+
+
+def _copy(source: Path, target: Path, progress: Progress) -> None:
+    with open(source, "rb") as src, open(target, "wb") as dst:
+        while chunk := src.read(CHUNK_SIZE):
+            dst.write(chunk)
+            progress(len(chunk))
+
+
+class DirectoryRemote:
+    """A remote in a local (or mounted network) directory, served without fsspec.
+
+    An upload is written under ``tmp/`` and renamed into place, so a reader never sees a partial
+    object (a rename is atomic within one file system).
+    """
+
+    def __init__(self, url: str, root: Path) -> None:
+        self.url = url
+        self.root = root
+
+    def where(self, oid: str) -> str:
+        return str(self.root / object_key(oid))
+
+    def has(self, oids: Sequence[str]) -> set[str]:
+        return {oid for oid in oids if (self.root / object_key(oid)).is_file()}
+
+    def upload(self, oid: str, source: Path, progress: Progress) -> None:
+        final = self.root / object_key(oid)
+        tmp_dir = self.root / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        tmp = tmp_dir / f"{oid[len(OID_PREFIX):]}.{uuid.uuid4().hex}"
+        try:
+            _copy(source, tmp, progress)
+            os.chmod(tmp, 0o444)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, final)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+
+    def download(self, oid: str, target: Path, progress: Progress) -> None:
+        source = self.root / object_key(oid)
+        if not source.is_file():
+            raise RemoteObjectMissing(oid, self.url)
+        _copy(source, target, progress)
+
+
+class FsspecRemote:
+    """A remote at any URL fsspec has a backend for (s3://, gs://, az://, ssh://...)."""
+
+    def __init__(self, url: str, fs: Any, root: str, scheme: str, jobs: int = DEFAULT_JOBS) -> None:
+        self.url = url
+        self.fs = fs
+        self.root = root.rstrip("/")
+        self.scheme = scheme
+        self.jobs = jobs
+
+    def where(self, oid: str) -> str:
+        return f"{self.url.rstrip('/')}/{object_key(oid)}"
+
+    def _path(self, oid: str) -> str:
+        return f"{self.root}/{object_key(oid)}"
+
+    def has(self, oids: Sequence[str]) -> set[str]:
+        wanted = set(oids)
+        if not wanted:
+            return set()
+        if len(wanted) > LIST_THRESHOLD:
+            try:
+                listed = self.fs.find(f"{self.root}/objects")
+            except FileNotFoundError:
+                listed = []
+            present = {_oid_of_key(str(key)) for key in listed}
+            return wanted & {o for o in present if o}
+        found: set[str] = set()
+        lock = threading.Lock()
+
+        def probe(oid: str, _progress: Progress) -> None:
+            try:
+                self.fs.info(self._path(oid))
+            except FileNotFoundError:
+                return
+            with lock:
+                found.add(oid)
+
+        run_parallel(sorted(wanted), probe, self.jobs)
+        return found
+
+    def upload(self, oid: str, source: Path, progress: Progress) -> None:
+        final = self._path(oid)
+        callback = _fsspec_callback(progress)
+        if self.scheme in ATOMIC_PUT_SCHEMES:
+            # An object store shows a key only once its PUT (or CompleteMultipartUpload) is done;
+            # an interrupted multipart upload leaves no object under the key.
+            self.fs.put_file(str(source), final, callback=callback)
+            return
+        tmp = f"{self.root}/tmp/{oid[len(OID_PREFIX):]}.{uuid.uuid4().hex}"
+        with contextlib.suppress(Exception):
+            self.fs.makedirs(f"{self.root}/tmp", exist_ok=True)
+            self.fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
+        try:
+            self.fs.put_file(str(source), tmp, callback=callback)
+            self.fs.mv(tmp, final)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.fs.rm_file(tmp)
+            raise
+
+    def download(self, oid: str, target: Path, progress: Progress) -> None:
+        try:
+            self.fs.get_file(self._path(oid), str(target), callback=_fsspec_callback(progress))
+        except FileNotFoundError as exc:
+            if "bucket" in str(exc).lower():
+                raise
+            raise RemoteObjectMissing(oid, self.url) from None
+
+
+def _fsspec_callback(progress: Progress) -> Any:
+    from fsspec.callbacks import Callback
+
+    class _Relay(Callback):
+        """Passes fsspec's byte counts on to gitmodel's progress callback."""
+
+        seen = 0
+
+        def relative_update(self, inc: int = 1) -> None:
+            self.seen += inc
+            progress(inc)
+
+        def absolute_update(self, value: int) -> None:
+            delta, self.seen = value - self.seen, value
+            if delta > 0:
+                progress(delta)
+
+    return _Relay()
+
+
+def scheme_of(url: str) -> str:
+    head, sep, _ = url.partition("://")
+    if not sep or "/" in head or not head.replace("+", "").replace("-", "").isalnum():
+        return ""
+    return head.lower()
+
+
+def open_remote(url: str, options: dict[str, Any] | None = None, *, base: Path | None = None,
+                quick: bool = False, jobs: int = DEFAULT_JOBS) -> ObjectRemote:
+    """The backend for ``url``. ``base`` resolves a relative directory; ``quick`` uses short
+    timeouts and no retries, for hooks that must never hold a checkout up for long."""
+    options = dict(options or {})
+    scheme = scheme_of(url)
+    if scheme in ("", "file"):
+        path = Path(url[len("file://"):] if scheme == "file" else url).expanduser()
+        if not path.is_absolute():
+            if base is None:
+                raise RemoteError(f"remote {url!r} is a relative path; give an absolute path "
+                                  "or URL (with `--remote`)")
+            path = base / path
+        return DirectoryRemote(url, Path(os.path.normpath(path)))
+    try:
+        import fsspec
+    except ImportError:  # pragma: no cover - fsspec is a dependency
+        raise RemoteError("fsspec is not installed; reinstall gitmodel") from None
+    try:
+        cls = fsspec.get_filesystem_class(scheme)
+    except ValueError:
+        raise RemoteError(f"remote {url}: no backend knows the {scheme}:// scheme; use a path, "
+                          "file://, s3://, gs://, az:// or another fsspec URL") from None
+    except ImportError:
+        extra = EXTRAS.get(scheme, f"the fsspec backend for {scheme}://")
+        raise RemoteError(f"remote {url} needs {extra}, which is not installed: "
+                          f"`pip install '{extra}'`") from None
+    kwargs: dict[str, Any] = {}
+    if scheme in ("s3", "s3a"):
+        if options.get("endpoint_url"):
+            kwargs["endpoint_url"] = options["endpoint_url"]
+        if options.get("profile"):
+            kwargs["profile"] = options["profile"]
+        if options.get("region"):
+            kwargs["client_kwargs"] = {"region_name": options["region"]}
+        kwargs["config_kwargs"] = (
+            {"connect_timeout": 2, "read_timeout": 20, "retries": {"max_attempts": 1}}
+            if quick else {"connect_timeout": 10, "read_timeout": 60,
+                           "retries": {"max_attempts": 1}})
+        kwargs["skip_instance_cache"] = True
+        kwargs["max_concurrency"] = 8
+    try:
+        fs = fsspec.filesystem(scheme, **kwargs)
+    except ImportError:
+        extra = EXTRAS.get(scheme, f"the fsspec backend for {scheme}://")
+        raise RemoteError(f"remote {url} needs {extra}: `pip install '{extra}'`") from None
+    if hasattr(fs, "retries"):
+        # s3fs retries connection errors, timeouts and SlowDown with a short backoff of its own;
+        # botocore's retries on top of them made a dead endpoint take 5-20 s to report (measured)
+        fs.retries = 1 if quick else 3
+    return FsspecRemote(url, fs, cls._strip_protocol(url), scheme, jobs)
+
+
+def explain(exc: BaseException, remote: ObjectRemote, doing: str) -> RemoteError:
+    """A message a user can act on for a failure of ``doing`` against ``remote``."""
+    if isinstance(exc, RemoteError):
+        return exc
+    text = str(exc) or type(exc).__name__
+    names = {c.__name__ for c in type(exc).__mro__}
+    lowered = text.lower()
+    url = remote.url
+    if isinstance(exc, PermissionError) or "accessdenied" in lowered.replace(" ", "") or \
+            "invalidaccesskeyid" in lowered.replace(" ", "") or "signature" in lowered:
+        return RemoteError(f"{doing} {url}: access denied ({text}); check the credentials "
+                           "(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE) and that they "
+                           "may read and write this bucket")
+    if "bucket" in lowered and ("not exist" in lowered or "nosuchbucket" in lowered):
+        bucket = url.split("://", 1)[-1].split("/", 1)[0]
+        return RemoteError(f"{doing} {url}: the bucket {bucket!r} does not exist; create it "
+                           "or fix the remote's url (`git model remote list`)")
+    if names & {"EndpointConnectionError", "ConnectTimeoutError", "ConnectionError",
+                "ClientConnectorError", "ServerDisconnectedError", "ReadTimeoutError",
+                "TimeoutError", "ConnectionRefusedError"} or "connect" in lowered:
+        return RemoteError(f"{doing} {url}: cannot reach the storage endpoint ({text}); check "
+                           "the network and the endpoint (AWS_ENDPOINT_URL or the remote's "
+                           "endpoint_url)")
+    if isinstance(exc, FileNotFoundError):
+        return RemoteError(f"{doing} {url}: not found ({text})")
+    return RemoteError(f"{doing} {url} failed: {type(exc).__name__}: {text}")

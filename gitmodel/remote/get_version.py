@@ -1,0 +1,138 @@
+"""``get``: one version into a directory, without a clone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gitmodel import git, modelfile
+from gitmodel.config import CONFIG_FILE, parse_remotes
+from gitmodel.errors import GitmodelError, RemoteError, VersionError
+from gitmodel.hashing import Progress
+from gitmodel.remote.backends import open_remote
+from gitmodel.remote.needs import needs_of_model
+from gitmodel.remote.parallel import DEFAULT_JOBS
+from gitmodel.remote.transfer import Plan, TransferReport, absent_error, fetch_objects
+from gitmodel.semver import ModelSpec, Register, parse_spec, parse_tag
+from gitmodel.store import ObjectStore
+from gitmodel.workspace import Model
+
+# -- get: one version into a directory, without a clone ----------------------------------------
+
+@dataclass
+class GetResult:
+    name: str
+    version: str
+    commit: str
+    tag: str
+    remote: str
+    files: list[str]
+    report: TransferReport
+    note: str = ""
+
+
+def get(repo_url: str, spec_text: str, output: Path, *, remote_url: str | None = None,
+        jobs: int = DEFAULT_JOBS, progress: Progress | None = None,
+        plan: Plan | None = None) -> GetResult:
+    """Write one version's artifact into ``output``, without a clone: a shallow fetch of that
+    model's tags (and their commits, at depth 1) into a temporary bare repo, resolved by the
+    same registry rules as in a clone, then only that version's objects, verified."""
+    import tempfile
+
+    from gitmodel import registry
+
+    spec = parse_spec(spec_text)
+    if spec.range is None and spec.stage is None:
+        spec = parse_spec(f"{spec.name}@latest")
+    local = Path(repo_url)
+    if local.exists():
+        repo_url = str(local.resolve())
+    output.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".gitmodel-get-", dir=output.parent) as tmp:
+        bare = Path(tmp) / "repo.git"
+        git.run(["init", "-q", "--bare", str(bare)], None)
+        url = repo_url if not local.exists() else f"file://{repo_url}"
+        refs = _tags_to_fetch(url, spec)
+        if not refs:
+            raise VersionError(f"{repo_url} has no registered versions of {spec.name}")
+        try:
+            git.run(["fetch", "-q", "--depth", "1", "--no-tags", "--stdin", url], bare,
+                    input="".join(f"+{r}:{r}\n" for r in refs).encode())
+        except GitmodelError as exc:
+            raise RemoteError(f"cannot fetch the tags of {spec.name} from {repo_url}: {exc}"
+                              ) from None
+        reg = registry.read(bare, spec.name)
+        if not reg.model(spec.name).versions:
+            raise VersionError(f"{repo_url} has no registered versions of {spec.name}")
+        ver = registry.resolve_version(reg, spec)
+        note = f"stage {spec.stage}: {ver.tag}" if spec.stage is not None else ""
+        path, model_spec, _ = registry.model_file_of(bare, ver)
+        model = Model(path, model_spec)
+        options: dict[str, Any] = {}
+        if remote_url is None:
+            remote_url, options = _default_remote_at(bare, ver.commit, ver.tag)
+        base = local if local.is_dir() else None
+        remote = open_remote(remote_url, options, base=base, jobs=jobs)
+        store = ObjectStore(Path(tmp) / "cache")
+        version = ver.version
+        report = fetch_objects(store, remote, needs_of_model(model, version), jobs=jobs,
+                               progress=progress, plan=plan)
+        if report.absent:
+            raise absent_error(report)
+        written = []
+        artifact = model.spec.artifact
+        for entry in model.spec.files:
+            if model.spec.is_directory:
+                relative = entry.path[len(artifact) + 1:] if entry.path.startswith(
+                    artifact + "/") else entry.path
+            else:
+                relative = Path(entry.path).name
+            modelfile.check_relative_path(relative, "path")
+            target = output / relative
+            store.materialize(entry.oid, target)
+            written.append(relative)
+    return GetResult(spec.name, version, ver.commit, ver.tag, remote_url, written, report, note)
+
+
+def _tags_to_fetch(url: str, spec: ModelSpec) -> list[str]:
+    """The tag refs ``get`` needs, from ``git ls-remote``: for an exact version only its tag
+    (and a deregistration of it), so one commit crosses the network; for a range or a stage
+    every tag of the model, since stages are resolved by tag dates as in a clone."""
+    try:
+        out = git.run(["ls-remote", "--tags", "--refs", url], None)
+    except GitmodelError as exc:
+        raise RemoteError(f"cannot list the tags of {url}: {exc}") from None
+    tagname = spec.name.replace(":", "=")
+    at, hash_ = f"refs/tags/{tagname}@", f"refs/tags/{tagname}#"
+    refs = [line.split("\t", 1)[1] for line in out.splitlines() if "\t" in line]
+    refs = [r for r in refs if r.startswith((at, hash_))]
+    if spec.range is not None and spec.range.exact is not None and refs:
+        exact = at + spec.range.exact.tag_text
+        chosen = [r for r in refs if r == exact or r.startswith(exact + "!")]
+        if not chosen:
+            versions = sorted({r[len(at):] for r in refs
+                               if isinstance(parse_tag(r[len("refs/tags/"):]), Register)})
+            raise VersionError(f"{url} has no version {spec.range.exact.tag_text} of "
+                               f"{spec.name} (versions: {', '.join(versions) or 'none'})")
+        refs = chosen
+    return refs
+
+
+def _default_remote_at(bare: Path, commit: str, tag: str) -> tuple[str, dict[str, Any]]:
+    import tomllib
+
+    data = git.read_blobs(bare, [f"{commit}:{CONFIG_FILE}"]).get(f"{commit}:{CONFIG_FILE}")
+    if data is None:
+        raise RemoteError(f"{tag} has no {CONFIG_FILE}, so it names no model remote; pass "
+                          "--remote URL")
+    try:
+        doc = tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise RemoteError(f"{CONFIG_FILE} at {tag} is not valid TOML ({exc}); pass --remote URL"
+                          ) from None
+    remotes, default, options = parse_remotes(doc.get("remote", {}))
+    if default is None:
+        raise RemoteError(f"{CONFIG_FILE} at {tag} names no default model remote; pass "
+                          "--remote URL")
+    return remotes[default], options.get(default, {})

@@ -1,0 +1,93 @@
+"""What this clone knows of its remotes: which one a command uses, and which oids each is known to hold."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gitmodel.config import Config
+from gitmodel.errors import RemoteError
+from gitmodel.remote.backends import DEFAULT_JOBS, ObjectRemote, open_remote
+from gitmodel.store import is_oid
+from gitmodel.workspace import Workspace
+
+# -- what a remote is known to hold -----------------------------------------------------------
+
+class RemoteRecord:
+    """Oids this clone has seen on a remote (uploaded, or found there), so the pre-push hook can
+    decide "nothing new" without importing a backend or asking the network.
+
+    A hint only: an explicit `git model push` asks the remote again.
+    """
+
+    def __init__(self, model_dir: Path, url: str) -> None:
+        digest = hashlib.sha256(url.encode()).hexdigest()[:16]
+        self.path = model_dir / "remotes" / f"{digest}.oids"
+        self.url = url
+
+    def known(self) -> set[str]:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return set()
+        return {line for line in text.splitlines() if is_oid(line)}
+
+    def add(self, oids: Iterable[str]) -> None:
+        lines = "".join(f"{oid}\n" for oid in oids)
+        if not lines:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fresh = not self.path.exists()
+        # O_APPEND: concurrent appends of whole short lines do not interleave
+        with open(self.path, "a", encoding="utf-8") as stream:
+            if fresh:
+                stream.write(f"# objects seen on {self.url}\n")
+            stream.write(lines)
+
+    def forget(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+# -- choosing a remote ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class NamedRemote:
+    name: str
+    url: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def choose_remote(config: Config, name: str | None = None) -> NamedRemote:
+    """The remote called ``name`` (a configured name, or a URL), else the default one."""
+    if name is not None:
+        if name in config.remotes:
+            return NamedRemote(name, config.remotes[name], config.remote_options.get(name, {}))
+        if "://" in name or name.startswith(("/", ".", "~")):
+            return NamedRemote(name, name)
+        known = ", ".join(sorted(config.remotes)) or "none"
+        raise RemoteError(f"no model remote named {name!r} (remotes: {known}); add one with "
+                          f"`git model remote add {name} URL`")
+    if config.default_remote is None:
+        if config.remotes:
+            raise RemoteError(f"no default model remote among {', '.join(sorted(config.remotes))}"
+                              "; pass --remote NAME or mark one with "
+                              "`git model remote add NAME URL --default`")
+        raise RemoteError("no model remote is configured; add one with "
+                          "`git model remote add origin s3://BUCKET/PATH --default` "
+                          "(or a directory path) and commit .gitmodel.toml")
+    name = config.default_remote
+    return NamedRemote(name, config.remotes[name], config.remote_options.get(name, {}))
+
+
+def record_for(ws: Workspace, url: str) -> RemoteRecord:
+    return RemoteRecord(ws.repo.model_dir, url)
+
+
+def open_named(ws: Workspace, remote: NamedRemote, *, quick: bool = False,
+               jobs: int = DEFAULT_JOBS) -> ObjectRemote:
+    return open_remote(remote.url, remote.options, base=ws.root, quick=quick, jobs=jobs)

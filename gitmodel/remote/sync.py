@@ -1,0 +1,176 @@
+"""A clone and its remote: push, fetch, pull, what is unpushed, and the hooks' side (the
+pre-push upload and fetch-on-checkout)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from gitmodel.errors import GitmodelError
+from gitmodel.hashing import Progress
+from gitmodel.remote.backends import ObjectRemote, explain
+from gitmodel.remote.needs import Need, _unique, needs_of_specs, needs_of_versions, needs_of_worktree
+from gitmodel.remote.parallel import DEFAULT_JOBS
+from gitmodel.remote.records import NamedRemote, RemoteRecord, choose_remote, open_named, record_for
+from gitmodel.remote.transfer import Plan, TransferReport, fetch_objects, push_objects
+from gitmodel.workspace import Workspace, load_models
+
+# -- the hooks' side --------------------------------------------------------------------------
+
+@dataclass
+class PrePushResult:
+    remote: str | None = None
+    report: TransferReport | None = None
+    warning: str | None = None
+
+
+def pre_push_upload(ws: Workspace, git_remote: str, needs: Sequence[Need],
+                    *, progress: Progress | None = None, plan: Plan | None = None
+                    ) -> PrePushResult:
+    """Upload ``needs`` (:func:`needs_of_push`) to the model remote named like the git remote,
+    else the default one. Known-present objects cost no request and no import."""
+    if not needs:
+        return PrePushResult()
+    config = ws.config
+    if not config.remotes:
+        return PrePushResult(warning=(
+            "these commits name model objects but no model remote is configured, so others "
+            "cannot get the bytes; add one with `git model remote add origin URL --default`"))
+    name = git_remote if git_remote in config.remotes else None
+    target = choose_remote(config, name)
+    known = RemoteRecord(ws.repo.model_dir, target.url).known()
+    if all(n.oid in known for n in needs):
+        return PrePushResult(target.url, TransferReport(target.url, skipped=len(_unique(needs))))
+    remote = open_named(ws, target, quick=False)
+    report = push_objects(ws.store, remote, needs, record=record_for(ws, remote.url),
+                          progress=progress, plan=plan, skip_known=True)
+    return PrePushResult(target.url, report)
+
+
+class CheckoutFetcher:
+    """The ``fetch`` callback of a hook's restore: fetches missing objects from the default
+    remote with short timeouts, and after one failure stops trying for the rest of the hook, so
+    a checkout with no network still finishes within seconds (the artifact is reported missing).
+    """
+
+    def __init__(self, ws: Workspace, target: NamedRemote) -> None:
+        self.ws = ws
+        self.target = target
+        self.remote: ObjectRemote | None = None
+        self.problems: list[str] = []
+        self.fetched = 0
+        self.failed = False
+
+    def __call__(self, oids: list[str]) -> None:
+        if self.failed:
+            return
+        try:
+            if self.remote is None:
+                self.remote = open_named(self.ws, self.target, quick=True)
+            report = fetch_objects(self.ws.store, self.remote,
+                                   [Need(o, 0, "?", "?") for o in oids],
+                                   record=record_for(self.ws, self.remote.url))
+            self.fetched += len(report.transferred)
+            if report.absent:
+                self.problems.append(f"remote {self.target.name} ({self.target.url}) does not "
+                                     f"have {', '.join(n.oid for n in report.absent)}")
+        except Exception as exc:  # a checkout must never fail because a remote did
+            self.failed = True
+            self.problems.append(f"could not fetch missing objects from {self.target.name}: "
+                                 f"{exc}; `git model pull` finishes the job later")
+
+
+def checkout_fetcher(ws: Workspace) -> CheckoutFetcher | None:
+    """The callback for fetch-on-checkout, or None when auto-fetch is off or no remote is set."""
+    if not ws.config.auto_fetch or ws.config.default_remote is None:
+        return None
+    try:
+        return CheckoutFetcher(ws, choose_remote(ws.config))
+    except GitmodelError:
+        return None
+
+
+# -- the commands' side: push, fetch, pull ------------------------------------------------------
+
+def push(ws: Workspace, names: Sequence[str] = (), *, all_versions: bool = False,
+         remote_name: str | None = None, jobs: int = DEFAULT_JOBS,
+         progress: Progress | None = None, plan: Plan | None = None) -> TransferReport:
+    """Upload the work tree's models (or ``names``), and with ``all_versions`` every registered
+    version's objects; the remote is asked once which it already has."""
+    needs = needs_of_worktree(ws, names)
+    if all_versions and names:
+        for name in names:
+            needs += needs_of_versions(ws, name)
+    elif all_versions:
+        needs += needs_of_versions(ws)
+    target = choose_remote(ws.config, remote_name)
+    remote = open_named(ws, target, jobs=jobs)
+    return push_objects(ws.store, remote, needs, record=record_for(ws, remote.url), jobs=jobs,
+                        progress=progress, plan=plan)
+
+
+def fetch(ws: Workspace, specs: Sequence[str] = (), *, all_versions: bool = False,
+          remote_name: str | None = None, jobs: int = DEFAULT_JOBS,
+          progress: Progress | None = None, plan: Plan | None = None) -> TransferReport:
+    """Download what ``specs`` need into the cache (nothing in the work tree changes)."""
+    needs = needs_of_specs(ws, specs, all_versions)
+    target = choose_remote(ws.config, remote_name)
+    remote = open_named(ws, target, jobs=jobs)
+    return fetch_objects(ws.store, remote, needs, record=record_for(ws, remote.url), jobs=jobs,
+                         progress=progress, plan=plan)
+
+
+@dataclass
+class PullResult:
+    report: TransferReport
+    restored: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def pull(ws: Workspace, specs: Sequence[str] = (), *, remote_name: str | None = None,
+         jobs: int = DEFAULT_JOBS, progress: Progress | None = None,
+         plan: Plan | None = None) -> PullResult:
+    """Fetch, then restore every artifact of the work tree whose bytes are now all cached and
+    that is missing or stale (an artifact with unadded changes is left alone)."""
+    from gitmodel.workspace import State, mark_synced, model_status, restore
+
+    result = PullResult(fetch(ws, specs, remote_name=remote_name, jobs=jobs, progress=progress,
+                              plan=plan))
+    loaded = load_models(ws.root, strict=False)
+    for model in loaded.models:
+        if model.model_file in loaded.conflicted:
+            continue
+        if not all(ws.store.has(e.oid) for _, e in model.file_targets()):
+            continue
+        state = model_status(ws, model).state
+        if state not in (State.MISSING, State.STALE, State.BROKEN):
+            continue
+        try:
+            written = restore(ws, model)
+        except GitmodelError as exc:
+            result.errors.append(str(exc))
+            continue
+        mark_synced(ws, [model])
+        if written.written:
+            result.restored.append(model.spec.name)
+    return result
+
+
+def unpushed(ws: Workspace, names: Sequence[str] = (), remote_name: str | None = None
+             ) -> tuple[str, dict[str, list[str]]]:
+    """(remote url, model name -> oids the remote lacks) for the work tree's models; asks the
+    remote once, and trusts nothing from the local record."""
+    target = choose_remote(ws.config, remote_name)
+    remote = open_named(ws, target)
+    needs = needs_of_worktree(ws, names)
+    try:
+        present = remote.has(sorted({n.oid for n in needs}))
+    except Exception as exc:
+        raise explain(exc, remote, "asking what is on") from None
+    record_for(ws, remote.url).add(sorted(present))
+    missing: dict[str, list[str]] = {}
+    for need in needs:
+        missing.setdefault(need.model, [])
+        if need.oid not in present and need.oid not in missing[need.model]:
+            missing[need.model].append(need.oid)
+    return remote.url, missing

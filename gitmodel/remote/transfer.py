@@ -1,0 +1,152 @@
+"""Push and fetch objects between the cache and a remote: one batched question, then parallel transfers."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from gitmodel.errors import CorruptObjectError, RemoteError
+from gitmodel.hashing import Progress
+from gitmodel.remote.backends import ObjectRemote, explain
+from gitmodel.remote.needs import Need, _unique
+from gitmodel.remote.parallel import DEFAULT_JOBS, Cancelled, run_parallel
+from gitmodel.remote.records import RemoteRecord
+from gitmodel.store import ObjectStore
+
+# -- push and fetch ---------------------------------------------------------------------------
+
+@dataclass
+class TransferReport:
+    remote: str
+    transferred: list[str] = field(default_factory=list)
+    bytes: int = 0
+    skipped: int = 0  # objects already where they were going
+    seconds: float = 0.0
+    absent: list[Need] = field(default_factory=list)  # fetch: objects the remote lacks
+
+
+Plan = Callable[[int, int], None]
+"""Called once before a transfer with (objects to move, bytes to move)."""
+
+
+def push_objects(store: ObjectStore, remote: ObjectRemote, needs: Sequence[Need], *,
+                 record: RemoteRecord | None = None, jobs: int = DEFAULT_JOBS,
+                 progress: Progress | None = None, plan: Plan | None = None,
+                 skip_known: bool = False) -> TransferReport:
+    """Upload the objects of ``needs`` that ``remote`` lacks (asked in one batch)."""
+    started = time.monotonic()
+    unique = _unique(needs)
+    report = TransferReport(remote.url)
+    lost = [n for n in unique if not store.has(n.oid)]
+    if lost:
+        first = lost[0]
+        raise RemoteError(
+            f"cannot push {first.oid} (model {first.model}, {first.version}): it is not in this "
+            f"clone's cache{f' (and {len(lost) - 1} more)' if len(lost) > 1 else ''}; "
+            "`git model pull` it or `git model add` the original file, then push again")
+    if skip_known and record is not None:
+        known = record.known()
+        report.skipped += sum(1 for n in unique if n.oid in known)
+        unique = [n for n in unique if n.oid not in known]
+    if not unique:
+        return report
+    try:
+        present = remote.has([n.oid for n in unique])
+    except Exception as exc:
+        raise explain(exc, remote, "asking what is on") from None
+    if record is not None:
+        record.add(sorted(present))
+    todo = [n for n in unique if n.oid not in present]
+    report.skipped += len(unique) - len(todo)
+    if plan is not None:
+        plan(len(todo), sum(n.size for n in todo))
+    lock = threading.Lock()
+
+    def upload(need: Need, tick: Progress) -> None:
+        try:
+            remote.upload(need.oid, store.object_path(need.oid), tick)
+        except (Cancelled, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            raise explain(exc, remote, f"uploading {need.oid} (model {need.model}, "
+                                       f"{need.version}) to") from None
+        if record is not None:
+            record.add([need.oid])
+        with lock:
+            report.transferred.append(need.oid)
+            report.bytes += need.size
+
+    try:
+        run_parallel(todo, upload, jobs, progress)
+    finally:
+        report.seconds = time.monotonic() - started
+    return report
+
+
+def fetch_objects(store: ObjectStore, remote: ObjectRemote, needs: Sequence[Need], *,
+                  record: RemoteRecord | None = None, jobs: int = DEFAULT_JOBS,
+                  progress: Progress | None = None, plan: Plan | None = None) -> TransferReport:
+    """Download the objects of ``needs`` missing from the cache, each verified by sha256 before
+    it enters the cache. Objects the remote lacks are listed in ``report.absent``."""
+    started = time.monotonic()
+    report = TransferReport(remote.url)
+    unique = _unique(needs)
+    wanted = [n for n in unique if not store.has(n.oid)]
+    report.skipped = len(unique) - len(wanted)
+    if not wanted:
+        return report
+    try:
+        present = remote.has([n.oid for n in wanted])
+    except Exception as exc:
+        raise explain(exc, remote, "asking what is on") from None
+    report.absent = [n for n in wanted if n.oid not in present]
+    todo = [n for n in wanted if n.oid in present]
+    if record is not None:
+        record.add(sorted(present))
+    if plan is not None:
+        plan(len(todo), sum(n.size for n in todo))
+    lock = threading.Lock()
+
+    def download(need: Need, tick: Progress) -> None:
+        tmp = store.new_temp_file()
+        try:
+            try:
+                remote.download(need.oid, tmp, tick)
+            except (Cancelled, KeyboardInterrupt):
+                raise
+            except Exception as exc:
+                raise explain(exc, remote, f"downloading {need.oid} (model {need.model}, "
+                                           f"{need.version}) from") from None
+            try:
+                store.put_verified(tmp, need.oid, remote.where(need.oid))
+            except CorruptObjectError as exc:
+                raise RemoteError(
+                    f"object {need.oid} (model {need.model}, {need.version}) on remote "
+                    f"{remote.url} is corrupt: its bytes hash to {exc.actual}, so it was not put "
+                    f"in the cache; whoever can should delete {remote.where(need.oid)} and push "
+                    "it again from a clone that has the right bytes") from None
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        with lock:
+            report.transferred.append(need.oid)
+            report.bytes += os.path.getsize(store.object_path(need.oid))
+
+    try:
+        run_parallel(todo, download, jobs, progress)
+    finally:
+        report.seconds = time.monotonic() - started
+    return report
+
+
+def absent_error(report: TransferReport) -> RemoteError:
+    first = report.absent[0]
+    more = f" (and {len(report.absent) - 1} more)" if len(report.absent) > 1 else ""
+    return RemoteError(
+        f"remote {report.remote} does not have {first.oid} (model {first.model}, "
+        f"{first.version}){more}; whoever committed that version should run `git model push` "
+        "from a clone that has it")
