@@ -274,7 +274,13 @@ def test_status_remote_shows_what_is_not_pushed(team: Team) -> None:
 
 
 def test_ctrl_c_mid_push_leaves_no_partial_object_and_resumes(tmp_path: Path) -> None:
+    """Ctrl-C mid-push: when the KeyboardInterrupt leaves push_objects, every worker has stopped
+    and removed its temp file, so what is on the remote no longer changes and a second push
+    resumes exactly. (Workers used to keep writing after the return; on a loaded machine an
+    object landed after the count, and the resumed push's numbers were off by one.)"""
     import _thread
+    import signal
+    import threading
 
     from gitmodel.remote import Need, push_objects
     from gitmodel.store import ObjectStore
@@ -287,19 +293,31 @@ def test_ctrl_c_mid_push_leaves_no_partial_object_and_resumes(tmp_path: Path) ->
         oid, size = store.put_file(source)
         needs.append(Need(oid, size, "m", "v1"))
     remote = open_remote(str(tmp_path / "store"))
+    landed = threading.Event()
+
+    def on_sigint(signum: int, frame: object) -> None:
+        landed.set()
+        raise KeyboardInterrupt
+
     ticks: list[int] = []
 
     def progress(n: int) -> None:
         ticks.append(n)
         if len(ticks) == 5:
             _thread.interrupt_main()  # what Ctrl-C does
-        if len(ticks) >= 5:
-            time.sleep(0.02)  # a slow network: the interrupt lands mid-transfer
+            # hold this transfer open until the main thread has the interrupt, so it always
+            # lands mid-push, however slow the machine
+            assert landed.wait(30)
 
-    with pytest.raises(KeyboardInterrupt):
-        push_objects(store, remote, needs, jobs=4, progress=progress)
-        time.sleep(5)  # pragma: no cover - the interrupt lands before this ends
-    time.sleep(0.3)  # let the cancelled workers clean up
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            push_objects(store, remote, needs, jobs=4, progress=progress)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert landed.is_set()
+    assert not [t for t in threading.enumerate() if t.name == "gitmodel-transfer"]
+    assert not list((tmp_path / "store" / "tmp").iterdir())  # no temp file left behind
     for path in (tmp_path / "store" / "objects").glob("*/*"):
         assert hashlib.sha256(path.read_bytes()).hexdigest() == path.parent.name + path.name
     first = len(remote_oids(tmp_path / "store"))
