@@ -19,6 +19,7 @@ from gitmodel.errors import (
     ConfigError,
     GitmodelError,
     InvalidModelFileError,
+    ObjectMissingError,
     UnsafePathError,
 )
 from gitmodel.hashing import Progress
@@ -516,14 +517,23 @@ def checkout(names: Sequence[str] = (), *, force: bool = False, cwd: Path | str 
         if not names:
             return results
     loaded = load_models(ws.root)
+    missing: list[tuple[Model, ObjectMissingError]] = []
     for model in select_models(loaded.models, names):
         if model.model_file in loaded.conflicted:
             raise GitmodelError(
                 f"{model.model_file} has a merge conflict: pick a side with `git checkout "
                 f"--ours {model.model_file}` (or --theirs), then run this again"
             )
-        results.append(restore(ws, model, force=force, progress=progress, fetch=fetch))
+        try:
+            results.append(restore(ws, model, force=force, progress=progress, fetch=fetch))
+        except ObjectMissingError as exc:  # the others are still restored; all are reported
+            missing.append((model, exc))
+            continue
         mark_synced(ws, [model])
+    if missing:
+        from gitmodel.remote import missing_objects_error
+
+        raise missing_objects_error(missing, fetch)
     return results
 
 

@@ -7,6 +7,7 @@ model.<key>`` in a clone overrides a key for that clone only (for example ``mode
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -162,8 +163,10 @@ def _write_document(root: Path, doc: dict[str, Any], header: str) -> None:
 
 
 def add_remote(root: Path, name: str, url: str, *, default: bool = False,
-               options: dict[str, Any] | None = None, replace: bool = False) -> None:
-    """Write ``[remote.NAME]`` into the committed config (credentials never go there)."""
+               options: dict[str, Any] | None = None, replace: bool = False,
+               before_write: Callable[[], None] | None = None) -> None:
+    """Write ``[remote.NAME]`` into the committed config (credentials never go there);
+    ``before_write`` runs once the name is known to be free (to check the remote itself)."""
     if not name or not set(name) <= _NAME_CHARS:
         raise ConfigError(f"remote name {name!r}: use letters, digits, '-', '_' or '.'")
     if not url.strip():
@@ -175,6 +178,8 @@ def add_remote(root: Path, name: str, url: str, *, default: bool = False,
     if name in table and not replace:
         raise ConfigError(f"remote {name!r} already exists ({table[name].get('url')}); "
                           f"remove it first with `git model remote remove {name}`")
+    if before_write is not None:
+        before_write()
     entry: dict[str, Any] = {"url": url}
     for key, value in (options or {}).items():
         if value is not None:
@@ -250,6 +255,67 @@ def _remember_remotes(root: Path, overrides: dict[str, str], remotes: dict[str, 
                 git.config_set(root, f"model.{key}", value)
     except GitmodelError:
         pass  # remembering is a convenience; a read-only .git/config must not break a command
+
+
+@dataclass(frozen=True)
+class CommittedRemote:
+    """The default model remote a commit's ``.gitmodel.toml`` names, and which commit that was."""
+
+    name: str
+    url: str
+    options: dict[str, Any]
+    where: str  # the ref it was read from, for messages: "refs/remotes/origin/HEAD", a tag
+
+
+def default_remote_in(data: bytes | None) -> tuple[str, str, dict[str, Any]] | None:
+    """(name, url, options) of the default remote a ``.gitmodel.toml``'s bytes name, or None
+    when they name none. Raises :class:`ConfigError` when they are not valid TOML."""
+    if data is None:
+        return None
+    try:
+        doc = tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise ConfigError(f"{CONFIG_FILE} is not valid TOML ({exc})") from None
+    remotes, default, options = parse_remotes(doc.get("remote", {}))
+    if default is None:
+        return None
+    return default, remotes[default], options.get(default, {})
+
+
+def remote_named_at(git_dir: Path, refs: list[str]) -> CommittedRemote | None:
+    """The default remote named by the first of ``refs`` whose ``.gitmodel.toml`` names one
+    (one ``cat-file --batch`` for all of them); an invalid file is passed over."""
+    specs = [f"{ref}:{CONFIG_FILE}" for ref in refs]
+    blobs = git.read_blobs(git_dir, specs)
+    for ref, spec in zip(refs, specs, strict=True):
+        try:
+            found = default_remote_in(blobs.get(spec))
+        except (ConfigError, GitmodelError):
+            continue
+        if found is not None:
+            return CommittedRemote(*found, where=ref)
+    return None
+
+
+def history_refs(git_dir: Path) -> list[str]:
+    """Where to look for a remote when the checked-out commit names none, best first: each git
+    remote's default branch (``refs/remotes/*/HEAD``), then every tag, newest first. Teams tag
+    before they set up a remote (issue 7), so older commits name none while newer ones do."""
+    out = git.run(["for-each-ref", "--sort=-creatordate", "--format=%(refname)",
+                   "refs/remotes/", "refs/tags/"], git_dir)
+    refs = out.split()
+    heads = [r for r in refs if r.startswith("refs/remotes/") and r.endswith("/HEAD")]
+    return heads + [r for r in refs if r.startswith("refs/tags/")]
+
+
+def remote_from_history(root: Path) -> CommittedRemote | None:
+    """The remote this clone's newer commits name (see :func:`history_refs`), remembered in the
+    clone's git config like a checked-out one, so the next command finds it at once."""
+    found = remote_named_at(root, history_refs(root))
+    if found is not None:
+        options = {found.name: found.options}
+        _remember_remotes(root, _git_overrides(root), {found.name: found.url}, found.name, options)
+    return found
 
 
 def _git_overrides(root: Path) -> dict[str, str]:

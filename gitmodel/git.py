@@ -54,8 +54,29 @@ def run_bytes(
     except FileNotFoundError as exc:  # pragma: no cover - git is a hard requirement
         raise GitError(args, 127, "git is not installed or not on PATH") from exc
     if check and proc.returncode != 0:
-        raise GitError(args, proc.returncode, proc.stderr.decode("utf-8", "replace"))
+        raise failure(args, proc.returncode, proc.stderr.decode("utf-8", "replace"))
     return proc.stdout
+
+
+def failure_line(stderr: str) -> str:
+    """The line of git's stderr that says what went wrong: its first ``fatal:`` or ``error:``
+    line, else the last line. (``git ls-remote /nonexistent.git`` ends with "and the repository
+    exists."; the cause, "'/nonexistent.git' does not appear to be a git repository", comes
+    first.)"""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for prefix in ("fatal:", "error:"):
+        for line in lines:
+            if line.startswith(prefix):
+                return line
+    return lines[-1] if lines else ""
+
+
+def failure(args: list[str], returncode: int, stderr: str) -> GitError:
+    """The :class:`GitError` for a failed ``git ARGS``, its message one line naming the cause."""
+    error = GitError(args, returncode, stderr)
+    detail = failure_line(stderr) or f"exit code {returncode}"
+    error.args = (f"git {' '.join(args)} failed: {detail}",)
+    return error
 
 
 def succeeds(args: list[str], cwd: Path | str | None = None) -> bool:

@@ -22,7 +22,7 @@ def _say(message: str) -> None:
     print(f"gitmodel: {message}", file=sys.stderr)
 
 
-def report_sync(report: SyncReport) -> None:
+def report_sync(report: SyncReport, fetcher: CheckoutFetcher | None = None) -> None:
     for result in report.restored:
         if result.written:
             _say(f"restored {result.model} ({len(result.written)} file(s))")
@@ -47,6 +47,23 @@ def report_sync(report: SyncReport) -> None:
              "(or --theirs), then run `git model checkout`")
     for error in report.errors:
         _say(f"warning: {error}")
+    if report.missing:
+        _say(f"warning: {missing_summary(report.missing, fetcher)}")
+
+
+def missing_summary(models: list[str], fetcher: CheckoutFetcher | None) -> str:
+    """One line for every model left unrestored because its objects are not in the cache
+    (issue 7: a fresh clone used to get one warning per object), with the next step."""
+    head = (f"{len(models)} model(s) not restored, their objects are not in the cache: "
+            f"{', '.join(models)}")
+    if fetcher is None:
+        return f"{head}; `git model pull` fetches them"
+    if fetcher.no_remote:
+        return f"{head}, and no model remote is configured to fetch them from (see above)"
+    if fetcher.failed:
+        return f"{head}; `git model pull` fetches them once {fetcher.remote_name} is reachable"
+    return (f"{head}; remote {fetcher.remote_name} does not have them: whoever committed them "
+            "should run `git model push`")
 
 
 def report_fetch(fetcher: CheckoutFetcher | None, already: int = 0) -> int:
@@ -67,9 +84,9 @@ def post_checkout_like() -> int:
         fetcher = checkout_fetcher(ws)
         report = sync(ws, fetch=fetcher)
         if fetcher is not None and fetcher.fetched:
-            _say(f"fetched {fetcher.fetched} object(s) from {fetcher.target.name}")
+            _say(f"fetched {fetcher.fetched} object(s) from {fetcher.remote_name}")
         report_fetch(fetcher)
-        report_sync(report)
+        report_sync(report, fetcher)
         if ws.config.link is LinkMode.HARDLINK and any(r.written for r in report.restored):
             _say("warning: artifacts are hard links into the cache (model.link=hardlink): "
                  "never write them in place")

@@ -36,8 +36,8 @@ class State(StrEnum):
     CLEAN = "clean"
     MODIFIED = "modified"  # bytes not in the cache: an edit not yet added
     STALE = "stale"  # bytes of another cached version
-    MISSING = "missing"  # not materialized
-    BROKEN = "broken"  # object absent or corrupt
+    MISSING = "missing"  # not materialized (its object may not be fetched yet either)
+    BROKEN = "broken"  # bytes corrupt or lost: a cache object written in place
     CONFLICTED = "conflicted"  # a merge left the model file unresolved
 
 
@@ -245,8 +245,8 @@ def file_status(ws: Workspace, relative: str, entry: modelfile.FileEntry,
     if target.is_symlink():
         return FileStatus(relative, State.MODIFIED, entry.oid, "symlink")
     if not target.exists():
-        state = State.MISSING if ws.store.has(entry.oid) else State.BROKEN
-        return FileStatus(relative, state, entry.oid)
+        # an object not fetched yet is a normal state of a fresh clone, not damage (issue 7)
+        return FileStatus(relative, State.MISSING, entry.oid)
     actual = current_oid(ws, target, progress)
     if actual == entry.oid:
         return FileStatus(relative, State.CLEAN, entry.oid, actual)
@@ -297,9 +297,14 @@ def model_status(ws: Workspace, model: Model, conflicted: bool = False,
         State.STALE: f"artifact holds another cached version: run `git model checkout "
                      f"{spec.name}`",
         State.MISSING: f"artifact not in the work tree: run `git model checkout {spec.name}`",
-        State.BROKEN: "object missing from the cache or corrupt: run `git model pull`, or "
+        State.BROKEN: "object corrupt: run `git model pull`, or "
                       f"`git model add {model.artifact_path}` from the original file",
     }[state]
+    if state is State.MISSING and any(
+        f.state is State.MISSING and not ws.store.has(f.expected) for f in files
+    ):
+        detail = f"artifact not in the work tree and its bytes not fetched yet: run " \
+                 f"`git model pull {spec.name}`"
     if state is State.BROKEN and any(
         f.state is State.BROKEN and f.actual is not None for f in files
     ):
@@ -502,6 +507,7 @@ class SyncReport:
     left_model: dict[str, str] = field(default_factory=dict)
     conflicted: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # models left as they were: objects not cached
 
     @property
     def rescued(self) -> list[Rescue]:
@@ -584,6 +590,9 @@ def apply_model_file(ws: Workspace, path: str, data: bytes, previous: dict[str, 
         report.left_model.update((rel, model.spec.name) for rel in removed + kept)
     try:
         report.restored.append(restore(ws, model, progress=progress, fetch=fetch))
+    except ObjectMissingError:
+        report.missing.append(model.spec.name)
+        return None
     except GitmodelError as exc:
         report.errors.append(str(exc))
         return None

@@ -25,6 +25,7 @@ def setup(repo: Repo, tmp_path: Path, *, model_remote: bool = True) -> tuple[Pat
     repo.git("init", "-q", "--bare", str(origin))
     repo.git("remote", "add", "origin", str(origin))
     if model_remote:
+        store.mkdir()
         repo.model("remote", "add", "origin", str(store), "--default")
         repo.commit("model remote")
     return store, origin
@@ -84,6 +85,7 @@ def test_version_tag_whose_objects_are_in_place_does_not_start_python(repo: Repo
 
 def test_failed_upload_aborts_the_push(repo: Repo, tmp_path: Path) -> None:
     store, origin = setup(repo, tmp_path)
+    store.rmdir()
     store.write_text("not a directory")
     add_version(repo, 1)
     result = repo.git("push", "origin", "main", check=False)
@@ -92,6 +94,7 @@ def test_failed_upload_aborts_the_push(repo: Repo, tmp_path: Path) -> None:
     assert "run `git push` again" in result.stderr
     assert Repo(origin).git("for-each-ref", "refs/heads").stdout == ""
     store.unlink()
+    store.mkdir()
     repo.git("push", "-q", "origin", "main")  # the retry the message promised
     assert Repo(origin).git("for-each-ref", "refs/heads").stdout
 
@@ -100,7 +103,7 @@ def test_version_tag_push_uploads_that_versions_objects(repo: Repo, tmp_path: Pa
     store, _ = setup(repo, tmp_path)
     v1 = add_version(repo, 1)
     repo.git("push", "-q", "--no-verify", "origin", "main")
-    assert not store.exists()
+    assert not remote_oids(store)
     repo.git("tag", "-a", "m@v1.0.0", "-m", "m v1.0.0")
     repo.git("push", "-q", "origin", "m@v1.0.0")
     assert remote_oids(store) == {oid_of(v1)}
@@ -111,11 +114,11 @@ def test_model_remote_named_like_the_git_remote_wins(repo: Repo, tmp_path: Path)
     backup_store, backup = tmp_path / "backup-store", tmp_path / "backup.git"
     repo.git("init", "-q", "--bare", str(backup))
     repo.git("remote", "add", "backup", str(backup))
-    repo.model("remote", "add", "backup", str(backup_store))
+    repo.model("remote", "add", "backup", str(backup_store), "--create")
     repo.commit("backup remote")
     v1 = add_version(repo, 1)
     repo.git("push", "-q", "backup", "main")
-    assert remote_oids(backup_store) == {oid_of(v1)} and not store.exists()
+    assert remote_oids(backup_store) == {oid_of(v1)} and not remote_oids(store)
 
 
 def test_push_without_a_model_remote_warns(repo: Repo, tmp_path: Path) -> None:

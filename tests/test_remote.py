@@ -45,17 +45,25 @@ class Team:
     v2: bytes
     tmp: Path
 
-    def clone(self, name: str = "bob") -> Repo:
+    def clone(self, name: str = "bob", *, fetch: bool = False) -> Repo:
+        """A teammate's clone; unless ``fetch``, its `install` fetches nothing, so each test
+        starts from an empty cache and moves only what it names."""
         target = self.tmp / name
         Repo(self.tmp).git("clone", "-q", str(self.origin), str(target))
         bob = Repo(target)
+        if fetch:
+            bob.model("install")
+            return bob
+        bob.git("config", "model.autofetch", "false")
         bob.model("install")
+        bob.git("config", "--unset", "model.autofetch")
         return bob
 
 
 @pytest.fixture
 def team(repo: Repo, tmp_path: Path) -> Team:
     store = tmp_path / "store"
+    store.mkdir()
     origin = tmp_path / "origin.git"
     repo.git("init", "-q", "--bare", str(origin))
     repo.git("remote", "add", "origin", str(origin))
@@ -75,7 +83,7 @@ def team(repo: Repo, tmp_path: Path) -> Team:
 
 
 def test_remote_add_list_remove(repo: Repo, tmp_path: Path) -> None:
-    repo.model("remote", "add", "origin", str(tmp_path / "store"), "--default")
+    repo.model("remote", "add", "origin", str(tmp_path / "store"), "--default", "--create")
     repo.model("remote", "add", "minio", "s3://bucket/models", "--endpoint-url",
                "http://127.0.0.1:9000")
     listed = json.loads(repo.model("remote", "list", "--json").stdout)
@@ -139,7 +147,8 @@ def test_checkout_without_a_reachable_remote_still_succeeds(team: Team) -> None:
     assert not (bob.root / ART).exists()
     assert "git model pull" in result.stderr
     status = json.loads(bob.model("status", "--json").stdout)
-    assert status["models"][0]["state"] == "broken"
+    assert status["models"][0]["state"] == "missing"  # not fetched is not damage
+    assert "git model pull m" in status["models"][0]["detail"]
 
 
 def test_object_the_remote_lacks_names_model_and_version(team: Team) -> None:
@@ -241,6 +250,7 @@ def test_directory_remote_upload_is_atomic_and_verified(tmp_path: Path) -> None:
     data = random_bytes(3 << 20, 4)
     source = tmp_path / "src"
     source.write_bytes(data)
+    (tmp_path / "store").mkdir()
     remote = open_remote(str(tmp_path / "store"))
     oid = oid_of(data)
     seen: list[int] = []
@@ -292,6 +302,7 @@ def test_ctrl_c_mid_push_leaves_no_partial_object_and_resumes(tmp_path: Path) ->
         source.write_bytes(random_bytes(2 << 20, 100 + i))
         oid, size = store.put_file(source)
         needs.append(Need(oid, size, "m", "v1"))
+    (tmp_path / "store").mkdir()
     remote = open_remote(str(tmp_path / "store"))
     landed = threading.Event()
 
@@ -357,7 +368,7 @@ def test_checkout_of_a_commit_older_than_the_remote_still_fetches(repo: Repo,
     repo.model("add", ART)
     repo.commit("v1, before any remote")
     repo.git("tag", "-a", "m@v1.0.0", "-m", "v1")
-    repo.model("remote", "add", "origin", str(tmp_path / "store"), "--default")
+    repo.model("remote", "add", "origin", str(tmp_path / "store"), "--default", "--create")
     repo.write(ART, random_bytes(50_000, 12))
     repo.model("add", ART)
     repo.commit("v2 and the remote")

@@ -17,9 +17,16 @@ from gitmodel import api
 from gitmodel import config as config_mod
 from gitmodel.cli.app import ProgressBar, app, dump_json, human_size
 
-remote_app = typer.Typer(help="Manage model remotes (where objects are shared).",
-                         no_args_is_help=True)
+remote_app = typer.Typer(help="Manage model remotes (where objects are shared); with no "
+                              "subcommand, list them.", invoke_without_command=True)
 app.add_typer(remote_app, name="remote")
+
+
+@remote_app.callback()
+def remote_main(ctx: typer.Context) -> None:
+    """Manage model remotes (where objects are shared); with no subcommand, list them."""
+    if ctx.invoked_subcommand is None:
+        remote_list(as_json=False)  # as `git remote` lists git's remotes
 
 JobsOption = Annotated[int, typer.Option("--jobs", "-j", min=1, max=256,
                                          help="Objects transferred in parallel.")]
@@ -51,15 +58,38 @@ def remote_add(
                                           help="Make it the default remote.")] = False,
     endpoint_url: Annotated[str | None, typer.Option(
         "--endpoint-url", help="S3-compatible endpoint (MinIO, Ceph, R2); no credentials.")] = None,
+    profile: Annotated[str | None, typer.Option(
+        "--profile", help="S3: the AWS profile (from ~/.aws) to sign with.")] = None,
+    region: Annotated[str | None, typer.Option("--region", help="S3: the bucket's region.")
+                      ] = None,
     force: Annotated[bool, typer.Option("--force", "-f",
                                         help="Replace a remote of that name.")] = False,
+    create: Annotated[bool, typer.Option(
+        "--create", help="Create the directory of a directory remote if it does not exist.")
+    ] = False,
 ) -> None:
     """Add a model remote to the committed .gitmodel.toml (credentials never go there)."""
     from gitmodel import git
+    from gitmodel.errors import RemoteError
+    from gitmodel.remote import directory_of, missing_directory
 
     ws = api.open_workspace()
+    directory = directory_of(url, ws.root)
+
+    def check_directory() -> None:
+        # a typo or an unmounted share must not become a remote on local disk (issue 7)
+        if directory is None or directory.is_dir():
+            return
+        if not create:
+            again = f"git model remote add {name} {url} --create" + (" --default" * default)
+            raise RemoteError(missing_directory(url, directory, again))
+        directory.mkdir(parents=True)
+        typer.echo(f"created {directory}")
+
     config_mod.add_remote(ws.root, name, url, default=default,
-                          options={"endpoint_url": endpoint_url}, replace=force)
+                          options={"endpoint_url": endpoint_url, "profile": profile,
+                                   "region": region}, replace=force,
+                          before_write=check_directory)
     git.add(ws.root, [config_mod.CONFIG_FILE])
     typer.echo(f"added remote {name} -> {url}" + (" (default)" if default else ""))
     typer.echo(f"  staged {config_mod.CONFIG_FILE}: commit it to share the remote")

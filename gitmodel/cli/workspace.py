@@ -44,12 +44,20 @@ def install(
         typer.echo(f"  {hook}: run by the pre-commit framework as {hook}.legacy")
     if result.created:
         typer.echo(f"  staged {', '.join(result.created)}: commit them to share the settings")
-    from gitmodel.hook import report_sync
+    from gitmodel.hook import report_fetch, report_sync
+    from gitmodel.remote import checkout_fetcher
     from gitmodel.workspace import sync
 
-    # restore what the cache already holds; a fresh clone fetches with `git model pull`, so that
-    # a partial pull (`git model pull NAME@v1.2.0`) moves only the bytes it names
-    report_sync(sync(api.open_workspace()))
+    # restore the checked-out models, fetching what the cache lacks from the default remote as a
+    # checkout would (issue 7: a fresh clone used to get one "run `git model pull`" per object);
+    # what cannot be fetched is summed up in one line
+    ws = api.open_workspace()
+    fetcher = checkout_fetcher(ws)
+    report = sync(ws, fetch=fetcher)
+    if fetcher is not None and fetcher.fetched:
+        typer.echo(f"  fetched {fetcher.fetched} object(s) from {fetcher.remote_name}")
+    report_fetch(fetcher)
+    report_sync(report, fetcher)
 
 
 @app.command()

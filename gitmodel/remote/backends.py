@@ -100,12 +100,20 @@ class DirectoryRemote:
         return str(self.root / object_key(oid))
 
     def has(self, oids: Sequence[str]) -> set[str]:
+        # every push and fetch asks this first: a typo or an unmounted share must not quietly
+        # become a new, empty remote on local disk (issue 7)
+        self.check_exists()
         return {oid for oid in oids if (self.root / object_key(oid)).is_file()}
+
+    def check_exists(self) -> None:
+        if not self.root.is_dir():
+            raise RemoteError(missing_directory(self.url, self.root))
 
     def upload(self, oid: str, source: Path, progress: Progress) -> None:
         final = self.root / object_key(oid)
         tmp_dir = self.root / "tmp"
-        tmp_dir.mkdir(parents=True, exist_ok=True)
+        self.check_exists()
+        tmp_dir.mkdir(exist_ok=True)
         tmp = tmp_dir / f"{oid[len(OID_PREFIX):]}.{uuid.uuid4().hex}"
         try:
             _copy(source, tmp, progress)
@@ -124,11 +132,30 @@ class DirectoryRemote:
         _copy(source, target, progress)
 
 
+def missing_directory(url: str, root: Path, again: str | None = None) -> str:
+    """The one line for a directory remote that is not there; ``again`` is the command that
+    creates it (default: re-adding the remote with ``--create``)."""
+    again = again or f"git model remote add NAME {url} --create --force"
+    return (f"the directory remote {url} does not exist ({root}): mount the share or fix the "
+            f"path; to start a new remote there, `{again}`")
+
+
+def directory_of(url: str, base: Path) -> Path | None:
+    """The directory a path or ``file://`` remote names (relative to ``base``), else None."""
+    scheme = scheme_of(url)
+    if scheme not in ("", "file"):
+        return None
+    path = Path(url[len("file://"):] if scheme == "file" else url).expanduser()
+    return Path(os.path.normpath(base / path))
+
+
 class FsspecRemote:
     """A remote at any URL fsspec has a backend for (s3://, gs://, az://, ssh://...)."""
 
-    def __init__(self, url: str, fs: Any, root: str, scheme: str, jobs: int = DEFAULT_JOBS) -> None:
+    def __init__(self, url: str, fs: Any, root: str, scheme: str, jobs: int = DEFAULT_JOBS,
+                 profile: str | None = None) -> None:
         self.url = url
+        self.profile = profile  # the remote's `profile` option, named when credentials fail
         self.fs = fs
         self.root = root.rstrip("/")
         self.scheme = scheme
@@ -271,7 +298,22 @@ def open_remote(url: str, options: dict[str, Any] | None = None, *, base: Path |
         # s3fs retries connection errors, timeouts and SlowDown with a short backoff of its own;
         # botocore's retries on top of them made a dead endpoint take 5-20 s to report (measured)
         fs.retries = 1 if quick else 3
-    return FsspecRemote(url, fs, cls._strip_protocol(url), scheme, jobs)
+    return FsspecRemote(url, fs, cls._strip_protocol(url), scheme, jobs,
+                        profile=options.get("profile") or None)
+
+
+def credentials_hint(text: str, profile: str | None) -> str:
+    """What botocore (under s3fs) looked for, in its order, and where to set it."""
+    if profile:
+        return (f"no usable credentials ({text}): the remote's profile {profile!r} is read from "
+                "~/.aws/credentials and ~/.aws/config (AWS_SHARED_CREDENTIALS_FILE, "
+                "AWS_CONFIG_FILE); add it there with `aws configure --profile "
+                f"{profile}`, or fix the remote's profile option in .gitmodel.toml")
+    return (f"no credentials found ({text}): botocore looked for AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY, then AWS_PROFILE's (or the default) profile in "
+            "~/.aws/credentials and ~/.aws/config, then an instance or container role; set "
+            "those variables, run `aws configure`, or name a profile for this remote with "
+            "`git model remote add NAME URL --profile PROFILE --force`")
 
 
 def explain(exc: BaseException, remote: ObjectRemote, doing: str) -> RemoteError:
@@ -282,6 +324,9 @@ def explain(exc: BaseException, remote: ObjectRemote, doing: str) -> RemoteError
     names = {c.__name__ for c in type(exc).__mro__}
     lowered = text.lower()
     url = remote.url
+    if names & {"NoCredentialsError", "PartialCredentialsError", "ProfileNotFound",
+                "CredentialRetrievalError"} or "unable to locate credentials" in lowered:
+        return RemoteError(f"{doing} {url}: {credentials_hint(text, getattr(remote, 'profile', None))}")
     if isinstance(exc, PermissionError) or "accessdenied" in lowered.replace(" ", "") or \
             "invalidaccesskeyid" in lowered.replace(" ", "") or "signature" in lowered:
         return RemoteError(f"{doing} {url}: access denied ({text}); check the credentials "

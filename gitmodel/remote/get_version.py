@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gitmodel import git, modelfile
-from gitmodel.config import CONFIG_FILE, parse_remotes
-from gitmodel.errors import GitmodelError, RemoteError, VersionError
+from gitmodel.config import (
+    CONFIG_FILE,
+    CommittedRemote,
+    default_remote_in,
+    history_refs,
+    remote_named_at,
+)
+from gitmodel.errors import ConfigError, GitError, GitmodelError, RemoteError, VersionError
 from gitmodel.hashing import Progress
 from gitmodel.remote.backends import open_remote
 from gitmodel.remote.needs import needs_of_model
@@ -48,12 +55,13 @@ def get(repo_url: str, spec_text: str, output: Path, *, remote_url: str | None =
     local = Path(repo_url)
     if local.exists():
         repo_url = str(local.resolve())
-    output.mkdir(parents=True, exist_ok=True)
+    output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".gitmodel-get-", dir=output.parent) as tmp:
         bare = Path(tmp) / "repo.git"
         git.run(["init", "-q", "--bare", str(bare)], None)
         url = repo_url if not local.exists() else f"file://{repo_url}"
-        refs = _tags_to_fetch(url, spec)
+        all_tags = _list_tags(url, repo_url)
+        refs = _tags_to_fetch(all_tags, url, spec)
         if not refs:
             raise VersionError(f"{repo_url} has no registered versions of {spec.name}")
         try:
@@ -66,16 +74,21 @@ def get(repo_url: str, spec_text: str, output: Path, *, remote_url: str | None =
         if not reg.model(spec.name).versions:
             raise VersionError(f"{repo_url} has no registered versions of {spec.name}")
         ver = registry.resolve_version(reg, spec)
-        note = f"stage {spec.stage}: {ver.tag}" if spec.stage is not None else ""
+        notes = [f"stage {spec.stage}: {ver.tag}"] if spec.stage is not None else []
         path, model_spec, _ = registry.model_file_of(bare, ver)
         model = Model(path, model_spec)
         options: dict[str, Any] = {}
         if remote_url is None:
-            remote_url, options = _default_remote_at(bare, ver.commit, ver.tag)
+            found = _find_remote(bare, url, repo_url, ver.commit, ver.tag, all_tags, refs)
+            remote_url, options = found.url, found.options
+            if found.where:
+                # the version predates `git model remote add`: say where the remote came from
+                notes.append(f"remote {found.name} from {found.where}")
         base = local if local.is_dir() else None
         remote = open_remote(remote_url, options, base=base, jobs=jobs)
         store = ObjectStore(Path(tmp) / "cache")
         version = ver.version
+        output.mkdir(exist_ok=True)
         report = fetch_objects(store, remote, needs_of_model(model, version), jobs=jobs,
                                progress=progress, plan=plan)
         if report.absent:
@@ -92,21 +105,28 @@ def get(repo_url: str, spec_text: str, output: Path, *, remote_url: str | None =
             target = output / relative
             store.materialize(entry.oid, target)
             written.append(relative)
-    return GetResult(spec.name, version, ver.commit, ver.tag, remote_url, written, report, note)
+    return GetResult(spec.name, version, ver.commit, ver.tag, remote_url, written, report,
+                     "; ".join(notes))
 
 
-def _tags_to_fetch(url: str, spec: ModelSpec) -> list[str]:
-    """The tag refs ``get`` needs, from ``git ls-remote``: for an exact version only its tag
-    (and a deregistration of it), so one commit crosses the network; for a range or a stage
-    every tag of the model, since stages are resolved by tag dates as in a clone."""
+def _list_tags(url: str, shown: str) -> list[str]:
+    """Every tag ref of the repository at ``url``: one ``git ls-remote``, no objects."""
     try:
         out = git.run(["ls-remote", "--tags", "--refs", url], None)
-    except GitmodelError as exc:
-        raise RemoteError(f"cannot list the tags of {url}: {exc}") from None
+    except GitError as exc:
+        cause = git.failure_line(exc.stderr).removeprefix("fatal: ") or str(exc)
+        raise RemoteError(f"cannot read the repository {shown}: {cause}; check its URL or path"
+                          ) from None
+    return [line.split("\t", 1)[1] for line in out.splitlines() if "\t" in line]
+
+
+def _tags_to_fetch(all_tags: list[str], url: str, spec: ModelSpec) -> list[str]:
+    """The tag refs ``get`` needs: for an exact version only its tag (and a deregistration of
+    it), so one commit crosses the network; for a range or a stage every tag of the model, since
+    stages are resolved by tag dates as in a clone."""
     tagname = spec.name.replace(":", "=")
     at, hash_ = f"refs/tags/{tagname}@", f"refs/tags/{tagname}#"
-    refs = [line.split("\t", 1)[1] for line in out.splitlines() if "\t" in line]
-    refs = [r for r in refs if r.startswith((at, hash_))]
+    refs = [r for r in all_tags if r.startswith((at, hash_))]
     if spec.range is not None and spec.range.exact is not None and refs:
         exact = at + spec.range.exact.tag_text
         chosen = [r for r in refs if r == exact or r.startswith(exact + "!")]
@@ -119,20 +139,37 @@ def _tags_to_fetch(url: str, spec: ModelSpec) -> list[str]:
     return refs
 
 
-def _default_remote_at(bare: Path, commit: str, tag: str) -> tuple[str, dict[str, Any]]:
-    import tomllib
+HEAD_REF = "refs/gitmodel-get/HEAD"
 
+
+def _find_remote(bare: Path, url: str, shown: str, commit: str, tag: str, all_tags: list[str],
+                 fetched: list[str]) -> CommittedRemote:
+    """The default model remote for a version: the one its own commit's ``.gitmodel.toml``
+    names; else (the version predates `git model remote add`, the usual order of events) the one
+    the repository's default branch names, then the newest tag that names one. Each step fetches
+    only when the one before found nothing: the branch tip at depth 1, then the other tags."""
     data = git.read_blobs(bare, [f"{commit}:{CONFIG_FILE}"]).get(f"{commit}:{CONFIG_FILE}")
-    if data is None:
-        raise RemoteError(f"{tag} has no {CONFIG_FILE}, so it names no model remote; pass "
-                          "--remote URL")
     try:
-        doc = tomllib.loads(data.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise RemoteError(f"{CONFIG_FILE} at {tag} is not valid TOML ({exc}); pass --remote URL"
-                          ) from None
-    remotes, default, options = parse_remotes(doc.get("remote", {}))
-    if default is None:
-        raise RemoteError(f"{CONFIG_FILE} at {tag} names no default model remote; pass "
-                          "--remote URL")
-    return remotes[default], options.get(default, {})
+        own = default_remote_in(data)
+    except ConfigError as exc:
+        raise RemoteError(f"{exc} at {tag}; pass --remote URL") from None
+    if own is not None:
+        return CommittedRemote(*own, where="")
+    with contextlib.suppress(GitError):  # an empty repository has no HEAD to fetch
+        git.run(["fetch", "-q", "--depth", "1", "--no-tags", url, f"+HEAD:{HEAD_REF}"], bare)
+        found = remote_named_at(bare, [HEAD_REF])
+        if found is not None:
+            return CommittedRemote(found.name, found.url, found.options,
+                                   where=f"{shown}'s default branch")
+    others = [r for r in all_tags if r not in fetched]
+    if others:
+        with contextlib.suppress(GitError):
+            git.run(["fetch", "-q", "--depth", "1", "--no-tags", "--stdin", url], bare,
+                    input="".join(f"+{r}:{r}\n" for r in others).encode())
+    found = remote_named_at(bare, [r for r in history_refs(bare) if r.startswith("refs/tags/")])
+    if found is not None:
+        return CommittedRemote(found.name, found.url, found.options,
+                               where=f"tag {found.where.removeprefix('refs/tags/')}")
+    raise RemoteError(f"{shown} names no default model remote (not at {tag}, on its default "
+                      "branch, or at any tag); pass --remote URL, or add one there with "
+                      "`git model remote add origin URL --default` and commit .gitmodel.toml")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitmodel.config import Config
+from gitmodel.config import Config, remote_from_history
 from gitmodel.errors import RemoteError
 from gitmodel.remote.backends import DEFAULT_JOBS, ObjectRemote, open_remote
 from gitmodel.store import is_oid
@@ -60,10 +60,28 @@ class NamedRemote:
     name: str
     url: str
     options: dict[str, Any] = field(default_factory=dict)
+    # where it was found when the checked-out .gitmodel.toml names none, for messages:
+    # "refs/remotes/origin/HEAD", "refs/tags/m@v2.0.0"
+    found_at: str = ""
+
+    @property
+    def label(self) -> str:
+        """``origin (URL)``, and where it came from when not from the checked-out config."""
+        found = f", named at {self.found_at}" if self.found_at else ""
+        return f"{self.name} ({self.url}{found})"
 
 
-def choose_remote(config: Config, name: str | None = None) -> NamedRemote:
-    """The remote called ``name`` (a configured name, or a URL), else the default one."""
+NO_REMOTE = ("no model remote is configured (neither in .gitmodel.toml nor in this repository's "
+             "newer commits); add one with `git model remote add origin URL --default` (a "
+             "directory or s3://BUCKET/PATH) and commit .gitmodel.toml")
+
+
+def choose_remote(config: Config, name: str | None = None, *, root: Path | None = None
+                  ) -> NamedRemote:
+    """The remote called ``name`` (a configured name, or a URL), else the default one. With
+    ``root``, a clone whose checked-out config names no remote at all looks for one in its newer
+    commits (the git remotes' default branches, then the newest tag; see
+    :func:`gitmodel.config.history_refs`), as a commit older than `git model remote add` needs."""
     if name is not None:
         if name in config.remotes:
             return NamedRemote(name, config.remotes[name], config.remote_options.get(name, {}))
@@ -77,9 +95,10 @@ def choose_remote(config: Config, name: str | None = None) -> NamedRemote:
             raise RemoteError(f"no default model remote among {', '.join(sorted(config.remotes))}"
                               "; pass --remote NAME or mark one with "
                               "`git model remote add NAME URL --default`")
-        raise RemoteError("no model remote is configured; add one with "
-                          "`git model remote add origin s3://BUCKET/PATH --default` "
-                          "(or a directory path) and commit .gitmodel.toml")
+        found = remote_from_history(root) if root is not None else None
+        if found is None:
+            raise RemoteError(NO_REMOTE)
+        return NamedRemote(found.name, found.url, found.options, found_at=found.where)
     name = config.default_remote
     return NamedRemote(name, config.remotes[name], config.remote_options.get(name, {}))
 

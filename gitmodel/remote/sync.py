@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from gitmodel.errors import GitmodelError
+from gitmodel.errors import GitmodelError, ObjectMissingError, RemoteError
 from gitmodel.hashing import Progress
 from gitmodel.remote.backends import ObjectRemote, explain
 from gitmodel.remote.needs import Need, _unique, needs_of_specs, needs_of_versions, needs_of_worktree
 from gitmodel.remote.parallel import DEFAULT_JOBS
 from gitmodel.remote.records import NamedRemote, RemoteRecord, choose_remote, open_named, record_for
 from gitmodel.remote.transfer import Plan, TransferReport, fetch_objects, push_objects
-from gitmodel.workspace import Workspace, load_models
+from gitmodel.workspace import Model, Workspace, load_models
 
 # -- the hooks' side --------------------------------------------------------------------------
 
@@ -32,12 +32,16 @@ def pre_push_upload(ws: Workspace, git_remote: str, needs: Sequence[Need],
     if not needs:
         return PrePushResult()
     config = ws.config
-    if not config.remotes:
+    name = git_remote if git_remote in config.remotes else None
+    try:
+        target = choose_remote(config, name, root=ws.root)
+    except RemoteError:
+        if config.remotes:
+            raise
         return PrePushResult(warning=(
             "these commits name model objects but no model remote is configured, so others "
-            "cannot get the bytes; add one with `git model remote add origin URL --default`"))
-    name = git_remote if git_remote in config.remotes else None
-    target = choose_remote(config, name)
+            "cannot get the bytes; add one with `git model remote add origin URL --default` "
+            "and commit .gitmodel.toml"))
     known = RemoteRecord(ws.repo.model_dir, target.url).known()
     if all(n.oid in known for n in needs):
         return PrePushResult(target.url, TransferReport(target.url, skipped=len(_unique(needs))))
@@ -51,19 +55,34 @@ class CheckoutFetcher:
     """The ``fetch`` callback of a hook's restore: fetches missing objects from the default
     remote with short timeouts, and after one failure stops trying for the rest of the hook, so
     a checkout with no network still finishes within seconds (the artifact is reported missing).
+
+    With no ``target``, the remote is looked for only when an object is missing (in the clone's
+    newer commits: :func:`choose_remote`), so a checkout that needs nothing asks git nothing more.
     """
 
-    def __init__(self, ws: Workspace, target: NamedRemote) -> None:
+    def __init__(self, ws: Workspace, target: NamedRemote | None = None) -> None:
         self.ws = ws
         self.target = target
         self.remote: ObjectRemote | None = None
         self.problems: list[str] = []
         self.fetched = 0
         self.failed = False
+        self.no_remote = False  # no model remote anywhere: nothing to fetch from
+
+    @property
+    def remote_name(self) -> str:
+        return self.target.name if self.target is not None else "?"
 
     def __call__(self, oids: list[str]) -> None:
         if self.failed:
             return
+        if self.target is None:
+            try:
+                self.target = choose_remote(self.ws.config, root=self.ws.root)
+            except GitmodelError as exc:
+                self.failed = self.no_remote = True
+                self.problems.append(str(exc))
+                return
         try:
             if self.remote is None:
                 self.remote = open_named(self.ws, self.target, quick=True)
@@ -72,22 +91,52 @@ class CheckoutFetcher:
                                    record=record_for(self.ws, self.remote.url))
             self.fetched += len(report.transferred)
             if report.absent:
-                self.problems.append(f"remote {self.target.name} ({self.target.url}) does not "
-                                     f"have {', '.join(n.oid for n in report.absent)}")
+                self.problems.append(f"remote {self.target.label} does not have "
+                                     f"{', '.join(n.oid for n in report.absent)}; whoever "
+                                     "committed them should run `git model push`")
         except Exception as exc:  # a checkout must never fail because a remote did
             self.failed = True
-            self.problems.append(f"could not fetch missing objects from {self.target.name}: "
+            self.problems.append(f"could not fetch missing objects from {self.target.label}: "
                                  f"{exc}; `git model pull` finishes the job later")
 
 
 def checkout_fetcher(ws: Workspace) -> CheckoutFetcher | None:
-    """The callback for fetch-on-checkout, or None when auto-fetch is off or no remote is set."""
-    if not ws.config.auto_fetch or ws.config.default_remote is None:
+    """The callback for fetch-on-checkout, or None when auto-fetch is off."""
+    if not ws.config.auto_fetch:
         return None
-    try:
-        return CheckoutFetcher(ws, choose_remote(ws.config))
-    except GitmodelError:
-        return None
+    if ws.config.default_remote is None and ws.config.remotes:
+        return None  # several remotes, none the default: a command names one with --remote
+    if ws.config.default_remote is None:
+        return CheckoutFetcher(ws)
+    return CheckoutFetcher(ws, choose_remote(ws.config))
+
+
+def missing_objects_error(missing: Sequence[tuple[Model, ObjectMissingError]],
+                          fetcher: CheckoutFetcher | None) -> ObjectMissingError:
+    """One error for every model a checkout left alone because its objects are not in the
+    cache, with the next step that fits: pull, add a remote, or push from where the bytes are."""
+    if fetcher is None:
+        advice = "run `git model pull` to fetch {it}"
+    elif fetcher.no_remote:
+        advice = ("no model remote is configured to fetch {it} from: add one with `git model "
+                  "remote add origin URL --default`, commit .gitmodel.toml, and run `git model "
+                  "push` where the bytes are")
+    elif fetcher.failed:
+        advice = fetcher.problems[-1] if fetcher.problems else "run `git model pull` later"
+    else:
+        label = fetcher.target.label if fetcher.target is not None else "the default remote"
+        advice = (f"remote {label} does not have {{it}}: whoever committed {{it}} should run "
+                  "`git model push`")
+    model, first = missing[0]
+    if len(missing) == 1:
+        return ObjectMissingError(first.oid, f" (model {model.spec.name}, {model.model_file}); "
+                                  "the artifact was left as it is: "
+                                  + advice.format(it="it"))
+    error = ObjectMissingError(first.oid)
+    listed = ", ".join(f"{m.spec.name} ({e.oid})" for m, e in missing)
+    error.args = (f"{len(missing)} models were left as they are, their objects are not in the "
+                  f"cache: {listed}; " + advice.format(it="them"),)
+    return error
 
 
 # -- the commands' side: push, fetch, pull ------------------------------------------------------
@@ -103,7 +152,7 @@ def push(ws: Workspace, names: Sequence[str] = (), *, all_versions: bool = False
             needs += needs_of_versions(ws, name)
     elif all_versions:
         needs += needs_of_versions(ws)
-    target = choose_remote(ws.config, remote_name)
+    target = choose_remote(ws.config, remote_name, root=ws.root)
     remote = open_named(ws, target, jobs=jobs)
     return push_objects(ws.store, remote, needs, record=record_for(ws, remote.url), jobs=jobs,
                         progress=progress, plan=plan)
@@ -114,7 +163,7 @@ def fetch(ws: Workspace, specs: Sequence[str] = (), *, all_versions: bool = Fals
           progress: Progress | None = None, plan: Plan | None = None) -> TransferReport:
     """Download what ``specs`` need into the cache (nothing in the work tree changes)."""
     needs = needs_of_specs(ws, specs, all_versions)
-    target = choose_remote(ws.config, remote_name)
+    target = choose_remote(ws.config, remote_name, root=ws.root)
     remote = open_named(ws, target, jobs=jobs)
     return fetch_objects(ws.store, remote, needs, record=record_for(ws, remote.url), jobs=jobs,
                          progress=progress, plan=plan)
@@ -160,7 +209,7 @@ def unpushed(ws: Workspace, names: Sequence[str] = (), remote_name: str | None =
              ) -> tuple[str, dict[str, list[str]]]:
     """(remote url, model name -> oids the remote lacks) for the work tree's models; asks the
     remote once, and trusts nothing from the local record."""
-    target = choose_remote(ws.config, remote_name)
+    target = choose_remote(ws.config, remote_name, root=ws.root)
     remote = open_named(ws, target)
     needs = needs_of_worktree(ws, names)
     try:
