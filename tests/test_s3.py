@@ -177,3 +177,30 @@ def test_wrong_credentials_say_access_denied(s3: Any, repo: Repo,
     result = repo.model("push", check=False)
     assert result.returncode == 1
     assert "access denied" in result.stderr and "credentials" in result.stderr
+
+
+def test_no_credentials_say_what_was_looked_for(s3: Any, repo: Repo, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 7: "NoCredentialsError: Unable to locate credentials" led nowhere."""
+    repo.write(ART, random_bytes(10_000, 8))
+    repo.model("add", ART)
+    repo.model("remote", "add", "origin", f"s3://{BUCKET}/repo", "--default")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance role on loopback
+    result = repo.model("push", check=False)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    for hint in ("no credentials found", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                 "AWS_PROFILE", "~/.aws/credentials", "--profile"):
+        assert hint in lines[0], hint
+    # with a profile named on the remote, the message names that profile and where it is read
+    repo.model("remote", "add", "origin", f"s3://{BUCKET}/repo", "--default", "--profile",
+               "team", "--force")
+    named = repo.model("push", check=False)
+    assert named.returncode == 1 and "Traceback" not in named.stderr
+    assert len(named.stderr.strip().splitlines()) == 1
+    assert "'team'" in named.stderr and "~/.aws/credentials" in named.stderr
