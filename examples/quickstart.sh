@@ -55,7 +55,7 @@ run git model list
 
 # Sharing: a bare git repo and a local-directory model remote stand in for a server
 git init -q --bare -b main "$scratch.origin.git"
-run git model remote add origin "$scratch.models" --default
+run git model remote add origin "$scratch.models" --default --create
 run git commit -qm "model remote"
 run git remote add origin "$scratch.origin.git"
 run git push -q origin main --follow-tags   # the pre-push hook uploads the model objects

@@ -160,7 +160,7 @@ def _find_remote(bare: Path, url: str, shown: str, commit: str, tag: str, all_ta
         found = remote_named_at(bare, [HEAD_REF])
         if found is not None:
             return CommittedRemote(found.name, found.url, found.options,
-                                   where=f"{shown}'s default branch")
+                                   where="the default branch")
     others = [r for r in all_tags if r not in fetched]
     if others:
         with contextlib.suppress(GitError):
