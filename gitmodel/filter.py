@@ -137,7 +137,7 @@ class Restorer:
             self.record[path] = entry
             save_sync_record(self.ws, self.record)
         self.problems_said = report_fetch(self.fetcher, self.problems_said)
-        report_sync(report)
+        report_sync(report, self.fetcher)
 
 
 def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:

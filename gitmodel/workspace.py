@@ -300,10 +300,12 @@ def model_status(ws: Workspace, model: Model, conflicted: bool = False,
         State.BROKEN: "object corrupt: run `git model pull`, or "
                       f"`git model add {model.artifact_path}` from the original file",
     }[state]
-    if state is State.MISSING and any(
-        f.state is State.MISSING and not ws.store.has(f.expected) for f in files
+    if state in (State.MISSING, State.STALE) and any(
+        f.state is state and not ws.store.has(f.expected) for f in files
     ):
-        detail = f"artifact not in the work tree and its bytes not fetched yet: run " \
+        # `git model checkout` cannot help until the bytes are here
+        where = "not in the work tree" if state is State.MISSING else "holds another version"
+        detail = f"artifact {where} and its bytes not fetched yet: run " \
                  f"`git model pull {spec.name}`"
     if state is State.BROKEN and any(
         f.state is State.BROKEN and f.actual is not None for f in files

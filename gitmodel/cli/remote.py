@@ -15,10 +15,12 @@ import typer
 
 from gitmodel import api
 from gitmodel import config as config_mod
-from gitmodel.cli.app import ProgressBar, app, dump_json, human_size
+from gitmodel.cli.app import HelpGroup, ProgressBar, app, dump_json, human_size
 
-remote_app = typer.Typer(help="Manage model remotes (where objects are shared); with no "
-                              "subcommand, list them.", invoke_without_command=True)
+remote_app = typer.Typer(help="Manage model remotes; with no subcommand, list them.\n\n"
+                              "A remote is where objects are shared: a directory or an fsspec "
+                              "URL such as s3://BUCKET/PATH.", invoke_without_command=True,
+                         cls=HelpGroup)
 app.add_typer(remote_app, name="remote")
 
 
@@ -68,7 +70,10 @@ def remote_add(
         "--create", help="Create the directory of a directory remote if it does not exist.")
     ] = False,
 ) -> None:
-    """Add a model remote to the committed .gitmodel.toml (credentials never go there)."""
+    """Add a model remote to the committed .gitmodel.toml.
+
+    Credentials never go there: they come from the environment, as the backend reads them.
+    """
     from gitmodel import git
     from gitmodel.errors import RemoteError
     from gitmodel.remote import directory_of, missing_directory
@@ -116,7 +121,7 @@ def remote_list(
 def remote_remove(
     name: Annotated[str, typer.Argument(help="Remote name.", show_default=False)],
 ) -> None:
-    """Remove a model remote from .gitmodel.toml (its objects are left where they are)."""
+    """Remove a model remote from .gitmodel.toml; its objects stay there."""
     from gitmodel import git
 
     ws = api.open_workspace()
@@ -217,7 +222,7 @@ def fetch(
     jobs: JobsOption = 8,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Download model objects into the cache without touching the work tree."""
+    """Download model objects into the cache, not into the work tree."""
     _fetch_like(specs, remote, jobs, all_versions, as_json, restore=False)
 
 
@@ -233,7 +238,7 @@ def get(
     jobs: JobsOption = 8,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Download one model version into a directory, without cloning the repository."""
+    """Download one model version into a directory, without a clone."""
     from gitmodel import remote as remote_mod
 
     bar, plan = _bar("downloading")
