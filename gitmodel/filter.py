@@ -3,7 +3,7 @@ writes a model file, including where git runs no hook: ``git reset --hard``, ``g
 ``git stash pop``.
 
 git 2.39 calls a filter declared for ``*.model.toml`` in ``.gitattributes`` exactly when it writes
-a model file (DESIGN.md, "Observed here"), so this costs nothing when no model file moves. The
+a model file (docs/design.md, "How artifacts follow git"), so this costs nothing when no model file moves. The
 model file's bytes pass through unchanged; the artifact is materialized beside it. The filter
 never fails a checkout: problems are reported on stderr and ``git model status`` shows them.
 Protocol: gitprotocol-long-running-process(5), pkt-line framing.

@@ -1,6 +1,6 @@
 """Streaming SHA-256, and a stat cache so that unchanged files are not hashed again.
 
-Objects are named by the SHA-256 of their bytes (DESIGN.md decision 1), read in 1 MiB chunks so a
+Objects are named by the SHA-256 of their bytes (docs/design.md, decision 1), read in 1 MiB chunks so a
 model is never held in memory. Copies hash in a second thread: hashlib releases the GIL on large
 buffers, so a copy costs about max(hash, write) instead of their sum (measured here at 512 MiB:
 0.33 s hashing, 0.14 s writing).

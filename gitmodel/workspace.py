@@ -3,7 +3,7 @@ bringing them back (materialize), without ever losing bytes the user made.
 
 Every write into the work tree goes through :func:`safe_target`, because model files come from
 clones and are untrusted: they must not be able to plant a hook, overwrite code, or follow a
-symlink out of the repo (DESIGN.md decision 8).
+symlink out of the repo (docs/design.md, decision 8).
 """
 
 from __future__ import annotations

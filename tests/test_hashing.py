@@ -34,7 +34,7 @@ def expected_oid(data: bytes) -> str:
 
 
 def test_chunk_size_is_at_least_one_mib() -> None:
-    assert CHUNK_SIZE >= 1 << 20  # DESIGN.md decision 1
+    assert CHUNK_SIZE >= 1 << 20  # docs/design.md, decision 1
 
 
 def test_oid_of_hex() -> None:

@@ -1,6 +1,6 @@
 """Remotes: where model objects are shared — a directory, or any fsspec URL (``s3://`` first).
 
-The interface is object-level (DESIGN.md decision 9): a batched "which of these oids do you
+The interface is object-level (docs/design.md, decision 9): a batched "which of these oids do you
 have", and put/get by oid, so another backend (a Git LFS batch-API server speaks the same sha256
 oids) can sit beside these two later.
 
