@@ -55,6 +55,24 @@ def _parse_bool(value: str, key: str) -> bool:
     raise ConfigError(f"git config model.{key} is {value!r}; use true or false")
 
 
+_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+def parse_size(value: object, where: str) -> int:
+    """A byte count: an integer, or git's style of size (``512k``, ``50m``, ``1g``; ``50MiB`` and
+    ``50MB`` are read the same way, in units of 1024)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip().lower().removesuffix("b").removesuffix("i")
+        unit = text[-1:] if text[-1:] in ("k", "m", "g") else ""
+        digits = text[:len(text) - len(unit)]
+        digits = digits.strip()
+        if digits.isascii() and digits.isdigit():
+            return int(digits) * _SIZE_UNITS[unit]
+    raise ConfigError(f"{where} is {value!r}: give a number of bytes, or one like 50m or 1g")
+
+
 def load(root: Path) -> Config:
     """Read ``.gitmodel.toml`` (if any) and apply ``git config model.*`` overrides."""
     path = root / CONFIG_FILE
@@ -91,11 +109,14 @@ def load(root: Path) -> Config:
             f"fix core.link in {CONFIG_FILE} or `git config model.link`"
         ) from None
     if not isinstance(fsync, bool):
-        raise ConfigError(f"{CONFIG_FILE}: core.fsync must be true or false")
-    try:
-        max_binary_size = int(max_size)
-    except (TypeError, ValueError):
-        raise ConfigError(f"check.max_binary_size {max_size!r} must be a number of bytes") from None
+        raise ConfigError(f"{CONFIG_FILE}: core.fsync must be true or false, not {fsync!r}")
+    if not isinstance(auto_fetch, bool):
+        # a quoted "false" is a true value to bool(): refuse it rather than guess
+        raise ConfigError(f"{CONFIG_FILE}: core.auto_fetch must be true or false (no quotes), "
+                          f"not {auto_fetch!r}")
+    source = ("git config model.maxBinarySize" if "maxbinarysize" in overrides
+              else f"check.max_binary_size in {CONFIG_FILE}")
+    max_binary_size = parse_size(max_size, source)
     if max_binary_size < MIN_MAX_BINARY_SIZE:
         # the pre-commit hook skips Python when every staged file is smaller than this
         raise ConfigError(f"check.max_binary_size {max_binary_size} is below the smallest limit, "
@@ -107,7 +128,7 @@ def load(root: Path) -> Config:
     else:
         remotes, default_remote, remote_options = _remembered_remotes(overrides)
     return Config(link=link_mode, fsync=fsync, max_binary_size=max_binary_size,
-                  auto_fetch=bool(auto_fetch), remotes=remotes, default_remote=default_remote,
+                  auto_fetch=auto_fetch, remotes=remotes, default_remote=default_remote,
                   raw=doc, remote_options=remote_options)
 
 

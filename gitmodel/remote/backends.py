@@ -30,7 +30,7 @@ LIST_THRESHOLD = 8
 # upload) completes, so uploading straight to the final key never shows a partial object.
 ATOMIC_PUT_SCHEMES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory"})
 # What to `pip install` for a scheme whose fsspec backend is missing.
-EXTRAS = {"s3": "gitmodel[s3]", "s3a": "gitmodel[s3]", "gs": "gcsfs", "gcs": "gcsfs",
+EXTRAS = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs",
           "az": "adlfs", "abfs": "adlfs", "abfss": "adlfs", "ssh": "paramiko", "sftp": "paramiko"}
 
 
