@@ -146,7 +146,6 @@ def test_python_api_resolves_a_stage_to_byte_identical_read_only_files(
     path = gitmodel.resolve("clf#prod", cwd=repo.root)
     assert path.read_bytes() == random_bytes(3000, 1)
     assert sha256_file(path) == catalog.show("clf@v1.0.0", repo.root).files[0].oid[7:]
-    assert not os.access(path, os.W_OK) or os.geteuid() == 0
     assert not stat.S_IMODE(path.stat().st_mode) & 0o222
     assert str(path).startswith(str(repo.root / ".git/model/resolved"))
     assert gitmodel.resolve("clf@v1.0.0", cwd=repo.root) == path  # cached
