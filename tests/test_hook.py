@@ -50,14 +50,18 @@ def test_checkout_rev_path_and_restore_flag_zero(repo: Repo) -> None:
 
 
 def test_merge_fast_forward_and_pull(repo: Repo, tmp_path: Path) -> None:
-    two_versions(repo)
+    v1, v2 = two_versions(repo)
     repo.git("branch", "feature")
     repo.git("reset", "-q", "--hard", "HEAD~1")
-    repo.model("checkout")
-    old = sha256_file(repo.root / ART)
+    assert sha256_file(repo.root / ART) == v1
     repo.git("merge", "-q", "--ff-only", "feature")
-    new = sha256_file(repo.root / ART)
-    assert new != old
+    assert sha256_file(repo.root / ART) == v2
+    assert status_of(repo) == "clean"
+    # and `git pull` (a fetch, then the same merge) from a repository that has the newer commit
+    repo.git("reset", "-q", "--hard", "HEAD~1")
+    assert sha256_file(repo.root / ART) == v1
+    repo.git("pull", "-q", "--ff-only", str(repo.root), "feature")
+    assert sha256_file(repo.root / ART) == v2
     assert status_of(repo) == "clean"
 
 

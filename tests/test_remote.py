@@ -133,9 +133,11 @@ def test_fetch_on_checkout_of_an_old_version(team: Team) -> None:
     team.alice.git("push", "-q", "origin", "main", "--tags")
     bob = team.clone()
     bob.model("pull")
+    assert oid_of(team.v1) not in cache_oids(bob)  # pull brought the work tree's version only
     checkout = bob.git("checkout", "-q", "m@v1.0.0")
     assert sha256_file(bob.root / ART) == hashlib.sha256(team.v1).hexdigest()
-    assert "fetched" in checkout.stderr or oid_of(team.v1) in cache_oids(bob)
+    assert oid_of(team.v1) in cache_oids(bob)  # the checkout itself fetched it
+    assert "restored m" in checkout.stderr
 
 
 def test_checkout_without_a_reachable_remote_still_succeeds(team: Team) -> None:
@@ -192,7 +194,7 @@ def test_parallel_transfers_stop_at_the_first_failure() -> None:
 
     with pytest.raises(OSError, match="disk full"):
         run_parallel(list(range(100)), work, 1)
-    assert len(done) < 100
+    assert done == [0, 1, 2]  # one worker: in order, and nothing after the failure
 
 
 def test_get_a_stage_into_an_empty_directory(team: Team, tmp_path: Path) -> None:
@@ -228,13 +230,16 @@ def test_no_remote_configured(repo: Repo) -> None:
 def test_scheme_without_backend_names_what_to_install(repo: Repo) -> None:
     repo.write(ART, random_bytes(1000, 3))
     repo.model("add", ART)
-    repo.model("remote", "add", "gcs", "gs://bucket/models", "--default")
+    import importlib.util
+
+    from gitmodel.remote import EXTRAS
+
+    # a scheme whose backend this environment lacks (the test extras install only s3fs)
+    scheme, package = next((s, p) for s, p in EXTRAS.items() if importlib.util.find_spec(p) is None)
+    repo.model("remote", "add", "other", f"{scheme}://bucket/models", "--default")
     result = repo.model("push", check=False)
     assert result.returncode == 1
-    try:
-        import gcsfs  # noqa: F401
-    except ImportError:
-        assert "pip install 'gcsfs'" in result.stderr
+    assert f"pip install '{package}'" in result.stderr
     unknown = repo.model("push", "--remote", "nosuch://x/y", check=False)
     assert unknown.returncode == 1 and "nosuch://" in unknown.stderr
 
