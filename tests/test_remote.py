@@ -141,13 +141,15 @@ def test_fetch_on_checkout_of_an_old_version(team: Team) -> None:
 
 
 def test_checkout_without_a_reachable_remote_still_succeeds(team: Team) -> None:
-    team.alice.git("push", "-q", "--no-verify", "origin", "main", "--tags")
+    team.alice.git("push", "-q", "origin", "main", "--tags")  # uploads v2 only
     bob = team.clone()
+    team.store.rename(team.store.with_name("unmounted"))  # the share is gone
     started = time.monotonic()
     result = bob.git("checkout", "-q", "m@v1.0.0")
     assert time.monotonic() - started < 10
     assert not (bob.root / ART).exists()
-    assert "git model pull" in result.stderr
+    assert f"the directory remote {team.store} does not exist" in result.stderr
+    assert "mount the share" in result.stderr and "git model pull" in result.stderr
     status = json.loads(bob.model("status", "--json").stdout)
     assert status["models"][0]["state"] == "missing"  # not fetched is not damage
     assert "git model pull m" in status["models"][0]["detail"]

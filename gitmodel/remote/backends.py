@@ -136,7 +136,8 @@ def missing_directory(url: str, root: Path, again: str | None = None) -> str:
     """The one line for a directory remote that is not there; ``again`` is the command that
     creates it (default: re-adding the remote with ``--create``)."""
     again = again or f"git model remote add NAME {url} --create --force"
-    return (f"the directory remote {url} does not exist ({root}): mount the share or fix the "
+    where = url if Path(url) == root else f"{url} ({root})"  # a relative URL: say where
+    return (f"the directory remote {where} does not exist: mount the share or fix the "
             f"path; to start a new remote there, `{again}`")
 
 
