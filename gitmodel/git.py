@@ -1,9 +1,11 @@
 """The only module that runs git.
 
-Every call goes through :func:`run`, which returns stdout or raises :class:`GitError` carrying the
-command, exit code and stderr. Reads that need many objects use one batched call
-(``ls-files -z``, ``cat-file --batch``, ``for-each-ref``) rather than one process per item: a git
-process costs about 1.4 ms here.
+Every call goes through :func:`call`, the one place that starts git: :func:`run` returns stdout or
+raises :class:`GitError` carrying the command, exit code and stderr; questions whose answer is
+the exit code (``rev-parse --verify``, ``verify-tag``) read :func:`call`'s result. The one
+exception is :func:`read_blob_prefix`, which streams and stops early. Reads that need many objects
+use one batched call (``ls-files -z``, ``cat-file --batch``, ``for-each-ref``) rather than one
+process per item: a git process costs about 1.4 ms here.
 """
 
 from __future__ import annotations
@@ -31,6 +33,32 @@ def run(
     return run_bytes(args, cwd, input=input, check=check, env=env).decode("utf-8", "surrogateescape")
 
 
+@dataclass(frozen=True)
+class Completed:
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+
+def call(
+    args: list[str],
+    cwd: Path | str | None = None,
+    *,
+    input: bytes | None = None,
+    env: dict[str, str] | None = None,
+) -> Completed:
+    """Run ``git ARGS`` to completion whatever its exit code; every git process starts here."""
+    full_env = None
+    if env is not None:
+        full_env = {**os.environ, **env}
+    try:
+        proc = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True,
+                              env=full_env, check=False)
+    except FileNotFoundError as exc:  # pragma: no cover - git is a hard requirement
+        raise GitError(args, 127, "git is not installed or not on PATH") from exc
+    return Completed(proc.returncode, proc.stdout, proc.stderr)
+
+
 def run_bytes(
     args: list[str],
     cwd: Path | str | None = None,
@@ -39,20 +67,7 @@ def run_bytes(
     check: bool = True,
     env: dict[str, str] | None = None,
 ) -> bytes:
-    full_env = None
-    if env is not None:
-        full_env = {**os.environ, **env}
-    try:
-        proc = subprocess.run(
-            ["git", *args],
-            cwd=cwd,
-            input=input,
-            capture_output=True,
-            env=full_env,
-            check=False,
-        )
-    except FileNotFoundError as exc:  # pragma: no cover - git is a hard requirement
-        raise GitError(args, 127, "git is not installed or not on PATH") from exc
+    proc = call(args, cwd, input=input, env=env)
     if check and proc.returncode != 0:
         raise failure(args, proc.returncode, proc.stderr.decode("utf-8", "replace"))
     return proc.stdout
@@ -81,10 +96,7 @@ def failure(args: list[str], returncode: int, stderr: str) -> GitError:
 
 def succeeds(args: list[str], cwd: Path | str | None = None) -> bool:
     """True when ``git ARGS`` exits 0 (for questions such as ``diff --quiet``)."""
-    proc = subprocess.run(
-        ["git", *args], cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False
-    )
-    return proc.returncode == 0
+    return call(args, cwd).returncode == 0
 
 
 @dataclass(frozen=True)
@@ -133,10 +145,7 @@ def config_set(repo_root: Path, key: str, value: str) -> None:
 
 
 def config_unset(repo_root: Path, key: str) -> None:
-    subprocess.run(
-        ["git", "config", "--local", "--unset-all", key],
-        cwd=repo_root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
-    )
+    call(["config", "--local", "--unset-all", key], repo_root)  # exit 5: it was not set
 
 
 def hooks_dir(repo: Repo) -> Path:
@@ -192,11 +201,8 @@ def rm_cached(repo_root: Path, paths: list[str]) -> None:
 
 
 def head_commit(repo_root: Path) -> str | None:
-    proc = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", "HEAD^{commit}"],
-        cwd=repo_root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=False,
-    )
-    return proc.stdout.decode().strip() or None
+    proc = call(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], repo_root)
+    return proc.stdout.decode().strip() or None  # nothing when there is no commit yet
 
 
 def is_dirty(repo_root: Path, exclude: list[str] | None = None) -> bool:
@@ -208,10 +214,7 @@ def is_dirty(repo_root: Path, exclude: list[str] | None = None) -> bool:
 
 def identity(repo_root: Path) -> str:
     """``Name <email>`` as git would record the author, or empty when unset."""
-    proc = subprocess.run(
-        ["git", "var", "GIT_AUTHOR_IDENT"], cwd=repo_root, stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL, check=False,
-    )
+    proc = call(["var", "GIT_AUTHOR_IDENT"], repo_root)  # fails when no identity is set
     ident = proc.stdout.decode().strip()
     # "Name <email> 1700000000 +0000": drop the timestamp
     return ident.rsplit(" ", 2)[0] if ident.count(" ") >= 2 else ident
@@ -249,7 +252,8 @@ def object_sizes(repo_root: Path, oids: list[str]) -> dict[str, int]:
 
 
 def read_blob_prefix(repo_root: Path, oid: str, limit: int) -> bytes:
-    """The first ``limit`` bytes of a blob, streamed so a large blob is not read whole."""
+    """The first ``limit`` bytes of a blob, streamed so a large blob is not read whole (the one
+    git process not started by :func:`call`: it is killed once ``limit`` bytes are read)."""
     proc = subprocess.Popen(["git", "cat-file", "blob", oid], cwd=repo_root,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdout is not None
@@ -290,10 +294,8 @@ def for_each_ref(repo_root: Path, fmt: str, patterns: list[str]) -> str:
 
 def resolve_commit(repo_root: Path, rev: str) -> str | None:
     """The full id of the commit ``rev`` names, or None when it names none."""
-    proc = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"],
-        cwd=repo_root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=False,
-    )
+    proc = call(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"],
+                repo_root)
     return proc.stdout.decode().strip() or None
 
 
@@ -319,8 +321,7 @@ def create_tag(repo_root: Path, name: str, target: str, message: str, *, sign: b
 
 def verify_tag(repo_root: Path, name: str) -> tuple[bool, str]:
     """``git verify-tag NAME``: (whether the signature is good, git's report)."""
-    proc = subprocess.run(["git", "verify-tag", "--", name], cwd=repo_root, capture_output=True,
-                          check=False)
+    proc = call(["verify-tag", "--", name], repo_root)
     report = (proc.stderr + proc.stdout).decode("utf-8", "replace").strip()
     return proc.returncode == 0, report
 
