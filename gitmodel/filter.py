@@ -11,6 +11,7 @@ Protocol: gitprotocol-long-running-process(5), pkt-line framing.
 
 from __future__ import annotations
 
+import os
 import sys
 
 TYPE_CHECKING = False  # not imported from typing: that import alone costs ~3 ms here
@@ -99,20 +100,28 @@ def handshake(stdin: BinaryIO, stdout: BinaryIO) -> None:
 
 
 class Restorer:
-    """Materializes artifacts for model files as git writes them, one process per git command."""
+    """Notes the model files git writes during one git command, and materializes their
+    artifacts when the command is done (:meth:`finish`).
+
+    Not while git writes (issue 9): mid-checkout the index on disk is still the one from before
+    the command, so a file that the same checkout adds (a tracked ``aaa.sh`` beside a model file
+    naming it) would not count as tracked, and git may already have written it. When git closes
+    our stdin, at its exit, it has written its new index, and git waits for this process, so
+    the restores still finish before ``git checkout`` returns.
+    """
 
     def __init__(self) -> None:
         _full_environment()
         from gitmodel import api
-        from gitmodel.workspace import load_sync_record
 
         self.ws: Workspace = api.open_workspace()
-        self.record = load_sync_record(self.ws)
+        index = os.environ.get("GIT_INDEX_FILE")
+        self.index_file = os.path.abspath(index) if index else str(self.ws.repo.git_dir / "index")
+        self.written: dict[str, Smudge] = {}  # the last write of each model file wins
         # objects the cache lacks come from the default remote, with short timeouts; the remote
         # module is imported only when an object is missing
         self.fetcher: CheckoutFetcher | None = None
         self.fetcher_made = False
-        self.problems_said = 0
 
     def fetch(self, oids: list[str]) -> None:
         if not self.fetcher_made:
@@ -123,38 +132,102 @@ class Restorer:
         if self.fetcher is not None:
             self.fetcher(oids)
 
-    def smudged(self, path: str, data: bytes) -> None:
-        from gitmodel import modelfile
-        from gitmodel.hook import report_fetch, report_sync
-        from gitmodel.workspace import SyncReport, apply_model_file, save_sync_record
+    def index_stamp(self) -> tuple[int, ...] | None:
+        try:
+            st = os.stat(self.index_file)
+        except OSError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
-        if not modelfile.is_model_file_path(path):
+    def smudged(self, path: str, data: bytes, fields: dict[str, str]) -> None:
+        if not path.endswith(".model.toml"):  # modelfile.SUFFIX, without importing it
             return
-        report = SyncReport()
-        entry = apply_model_file(self.ws, path, data, self.record.get(path), report,
-                                 fetch=self.fetch)
-        if entry is not None:
-            self.record[path] = entry
-            save_sync_record(self.ws, self.record)
-        self.problems_said = report_fetch(self.fetcher, self.problems_said)
-        report_sync(report, self.fetcher)
+        self.written[path] = Smudge(data, fields.get("blob"), fields.get("treeish"),
+                                    self.index_stamp())
+
+    def finish(self) -> None:
+        """git is done: restore the artifacts of the model files it wrote and left in place."""
+        from gitmodel import git, modelfile
+        from gitmodel.errors import GitmodelError
+        from gitmodel.hook import report_fetch, report_sync
+        from gitmodel.workspace import read_model_file, sync
+
+        root = self.ws.root
+        index = git.index_entries(root, [modelfile.PATHSPEC])
+        stamp = self.index_stamp()
+        accepted: dict[str, bytes] = {}
+        treeishes: set[str] = set()
+        unconfirmed = []
+        for path, smudge in self.written.items():
+            try:
+                if read_model_file(root, path) != smudge.data:
+                    continue  # a later step of the command replaced or removed it
+            except (FileNotFoundError, GitmodelError):
+                continue
+            stages = index.get(path, {})
+            if stages.get(0) == smudge.blob or (0 in stages and stamp != smudge.index_stamp):
+                # the index holds this model file, or git wrote the index after writing it:
+                # the index is the tree git checked out, and its tracked files are the guard
+                accepted[path] = smudge.data
+            elif smudge.treeish:
+                # git did not write its index (the command failed half-way, or wrote the work
+                # tree only): the tree it named is the guard, beside the index
+                accepted[path] = smudge.data
+                treeishes.add(smudge.treeish)
+            else:
+                unconfirmed.append(path)
+        also: set[str] = set()
+        if treeishes:
+            artifacts = []
+            for path in accepted:
+                try:
+                    spec = modelfile.loads(accepted[path], path)
+                except GitmodelError:
+                    continue
+                base = path.rpartition("/")[0]
+                artifacts.append(f"{base}/{spec.artifact}" if base else spec.artifact)
+            for treeish in sorted(treeishes):
+                also |= git.tree_tracked(root, treeish, artifacts)
+        if accepted:
+            report = sync(self.ws, fetch=self.fetch, written=accepted, index=index,
+                          also_tracked=also)
+            report_fetch(self.fetcher)
+            report_sync(report, self.fetcher)
+        for path in unconfirmed:
+            print(f"gitmodel: warning: git did not record {path} in the index (did the git "
+                  "command fail?), so its artifact was not restored; run `git model checkout` "
+                  "once the work tree is as you want it", file=sys.stderr)
 
 
-def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
+class Smudge:
+    """One model file as git wrote it."""
+
+    __slots__ = ("blob", "data", "index_stamp", "treeish")
+
+    def __init__(self, data: bytes, blob: str | None, treeish: str | None,
+                 index_stamp: tuple[int, ...] | None) -> None:
+        self.data = data
+        self.blob = blob
+        self.treeish = treeish
+        self.index_stamp = index_stamp
+
+
+def serve(stdin: BinaryIO, stdout: BinaryIO) -> Restorer | None:
+    """Answer git until it closes the pipe; return what noted the model files it wrote."""
     handshake(stdin, stdout)
     restorer: Restorer | None = None
     while True:
         try:
             headers = read_text_list(stdin)
         except EOFError:
-            return
+            return restorer
         fields = dict(h.split("=", 1) for h in headers if "=" in h)
         content = read_content(stdin)
         if fields.get("command") == "smudge":
             try:
                 if restorer is None:
                     restorer = Restorer()
-                restorer.smudged(fields.get("pathname", ""), content)
+                restorer.smudged(fields.get("pathname", ""), content, fields)
             except Exception as exc:  # a checkout must never fail because of us
                 print(f"gitmodel: warning: could not restore the artifact of "
                       f"{fields.get('pathname')}: {exc}", file=sys.stderr)
@@ -167,12 +240,18 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
 
 def main() -> int:
     try:
-        serve(sys.stdin.buffer, sys.stdout.buffer)
+        restorer = serve(sys.stdin.buffer, sys.stdout.buffer)
     except (EOFError, BrokenPipeError):
         return 0
     except ProtocolError as exc:
         print(f"gitmodel: filter: {exc}", file=sys.stderr)
         return 1
+    if restorer is not None:
+        try:
+            restorer.finish()
+        except Exception as exc:  # git is done; say what went wrong, never a traceback
+            print(f"gitmodel: warning: could not restore artifacts: {exc}; run "
+                  "`git model checkout`", file=sys.stderr)
     return 0
 
 

@@ -192,6 +192,29 @@ def is_tracked(repo_root: Path, path: str) -> bool:
     return bool(run(["ls-files", "-z", "--", f":(literal){path}"], repo_root))
 
 
+def index_entries(repo_root: Path, pathspecs: list[str]) -> dict[str, dict[int, str]]:
+    """Path -> {stage: blob id} of every index entry matching ``pathspecs``, in one
+    ``ls-files --stage`` call (stage 0 is a merged entry; 1-3 are the sides of a conflict)."""
+    out = run(["ls-files", "--stage", "-z", "--", *pathspecs], repo_root)
+    entries: dict[str, dict[int, str]] = {}
+    for entry in out.split("\0"):
+        meta, tab, path = entry.partition("\t")
+        parts = meta.split()
+        if tab and len(parts) == 3 and parts[2].isdigit():
+            entries.setdefault(path, {})[int(parts[2])] = parts[1]
+    return entries
+
+
+def tree_tracked(repo_root: Path, treeish: str, paths: list[str]) -> set[str]:
+    """The files of ``treeish`` that are ``paths`` or lie under one of them, in one
+    ``ls-tree -r`` call (``paths`` literal, from the top of the tree)."""
+    if not paths:
+        return set()
+    out = run(["--literal-pathspecs", "ls-tree", "-r", "-z", "--name-only", "--full-tree",
+               treeish, "--", *paths], repo_root)
+    return {p for p in out.split("\0") if p}
+
+
 def add(repo_root: Path, paths: list[str]) -> None:
     run(["add", "--", *[f":(literal){p}" for p in paths]], repo_root)
 

@@ -12,7 +12,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -115,18 +115,105 @@ def safe_target(root: Path, relative: str) -> Path:
     return root / relative
 
 
-def check_not_tracked(root: Path, paths: Iterable[str], model_file: str) -> None:
-    """A model file must never name a file that git tracks (it would overwrite code)."""
+def tracked_paths(root: Path, paths: Iterable[str]) -> set[str]:
+    """The files git tracks (in the index) that are ``paths`` or lie under one of them: one
+    ``ls-files`` call however many paths, so a hook checks every model it restores at once."""
+    paths = sorted(set(paths))
+    if not paths:
+        return set()
+    return set(git.ls_files(root, [f":(literal){p}" for p in paths]))
+
+
+def _tracked_under(path: str, tracked: Collection[str]) -> str | None:
+    """The first of ``tracked`` that is ``path`` or lies under it (a folder artifact)."""
+    if path in tracked:
+        return path
+    prefix = path + "/"
+    return next((t for t in sorted(tracked) if t.startswith(prefix)), None)
+
+
+def check_not_tracked(root: Path, paths: Iterable[str], model_file: str,
+                      tracked: Collection[str] | None = None) -> None:
+    """A model file must never name a file that git tracks (it would overwrite code).
+
+    ``tracked`` is what git tracks among these paths, asked beforehand for many models at once
+    (:func:`tracked_paths`, plus the files of the tree being checked out where the index is not
+    written yet); without it the index is asked here.
+    """
     paths = list(paths)
     if not paths:
         return
-    out = git.run(["ls-files", "-z", "--", *[f":(literal){p}" for p in paths]], root)
-    tracked = [p for p in out.split("\0") if p]
-    if tracked:
-        raise UnsafePathError(
-            f"model file {model_file} names {tracked[0]}, which git tracks; "
-            "a model file may only point at untracked artifacts (fix or remove the model file)"
-        )
+    if tracked is None:
+        tracked = tracked_paths(root, paths)
+    for path in paths:
+        hit = _tracked_under(path, tracked)
+        if hit is not None:
+            raise UnsafePathError(
+                f"model file {model_file} names {hit}, which git tracks, so it was not "
+                "restored and git's copy was left as it is; a model file may only point at "
+                "untracked artifacts (fix or remove the model file)"
+            )
+
+
+# -- overlapping artifacts --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Claim:
+    """The part of the work tree a model file writes: its artifact (and, for a folder,
+    everything under it)."""
+
+    model_file: str
+    artifact: str  # repo-relative
+
+
+def claim_of(model: Model) -> Claim:
+    return Claim(model.model_file, model.artifact_path)
+
+
+def _ancestors(path: str) -> Iterator[str]:
+    parts = path.split("/")
+    for i in range(1, len(parts)):
+        yield "/".join(parts[:i])
+
+
+def overlapping(claims: Iterable[Claim], model_files: Iterable[str] = ()) -> dict[str, str]:
+    """Model file -> the problem that refuses it (for :class:`InvalidModelFileError`), for
+    every model file whose artifact overlaps another's (the same path, or one inside the other's
+    folder, ignoring case as macOS and Windows do) or covers a model file: two model files must
+    never write the same bytes (issue 9).
+
+    Both sides of an overlap are refused: gitmodel cannot tell which one the user meant.
+    """
+    claims = list(claims)
+    by_path: dict[str, list[Claim]] = {}
+    for claim in claims:
+        by_path.setdefault(claim.artifact.casefold(), []).append(claim)
+    files = {p.casefold(): p for p in [*model_files, *(c.model_file for c in claims)]}
+    refused: dict[str, str] = {}
+
+    def refuse(claim: Claim, why: str) -> None:
+        refused.setdefault(claim.model_file, f"{why}; two model files must never write the same "
+                                              "path: fix one of them, or remove it with `git rm`")
+
+    for key, same in by_path.items():
+        for claim in same:
+            for other in same:
+                if other is not claim:
+                    refuse(claim, f"its artifact {claim.artifact} is also the artifact of "
+                                  f"{other.model_file}")
+            for folder in _ancestors(key):
+                for outer in by_path.get(folder, []):
+                    refuse(claim, f"its artifact {claim.artifact} is inside {outer.artifact}, "
+                                  f"the artifact of {outer.model_file}")
+                    refuse(outer, f"its artifact {outer.artifact} holds {claim.artifact}, the "
+                                  f"artifact of {claim.model_file}")
+            if key in files:
+                refuse(claim, f"its artifact {claim.artifact} is the model file {files[key]}")
+    for key, model_file in files.items():
+        for folder in _ancestors(key):
+            for outer in by_path.get(folder, []):
+                refuse(outer, f"its artifact {outer.artifact} holds the model file {model_file}")
+    return refused
 
 
 # -- loading ----------------------------------------------------------------------------------
@@ -167,6 +254,13 @@ def load_models(root: Path, *, strict: bool = True, conflicts: bool = True) -> L
                 raise
             result.errors.append(exc)
     check_unique_names(result.models)
+    refused = overlapping((claim_of(m) for m in result.models), paths)
+    if refused:
+        errors = [InvalidModelFileError(path, problem) for path, problem in refused.items()]
+        if strict:
+            raise errors[0]
+        result.models = [m for m in result.models if m.model_file not in refused]
+        result.errors += errors
     return result
 
 
@@ -364,19 +458,20 @@ class RestoreResult:
 
 def restore(ws: Workspace, model: Model, *, force: bool = False,
             progress: Progress | None = None,
-            fetch: Callable[[list[str]], None] | None = None) -> RestoreResult:
+            fetch: Callable[[list[str]], None] | None = None,
+            tracked: Collection[str] | None = None) -> RestoreResult:
     """Make ``model``'s artifact match its model file.
 
     Bytes that are about to be replaced and are not in the cache are rescued first (unless
     ``force``). Every object is checked before anything is touched, so a missing object leaves
-    the old bytes alone.
+    the old bytes alone. ``tracked``: see :func:`check_not_tracked`.
     """
     result = RestoreResult(model.spec.name)
     targets = model.file_targets()
     # The artifact itself as a pathspec also covers every tracked file inside a folder artifact,
     # which restoring would otherwise treat as an extra file and remove.
     check_not_tracked(ws.root, [model.artifact_path, *(rel for rel, _ in targets)],
-                      model.model_file)
+                      model.model_file, tracked)
     paths = {rel: safe_target(ws.root, rel) for rel, _ in targets}
     missing = [e.oid for _, e in targets if not ws.store.has(e.oid)]
     if missing and fetch is not None:
@@ -427,12 +522,16 @@ def _make_room(ws: Workspace, rel: str, result: RestoreResult, force: bool,
         result.removed.append(rel)
 
 
-def remove_artifact(ws: Workspace, files: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
+def remove_artifact(ws: Workspace, files: list[tuple[str, str]],
+                    tracked: Collection[str] | None = None) -> tuple[list[str], list[str]]:
     """Delete the files of a model that is gone from the commit, if their bytes are cached.
 
-    Returns (removed, kept): a file whose bytes the cache lacks is kept, never deleted.
+    Returns (removed, kept): a file whose bytes the cache lacks, or that git tracks (in
+    ``tracked``, asked here when not given), is kept, never deleted.
     """
     removed, kept = [], []
+    if tracked is None:
+        tracked = tracked_paths(ws.root, [rel for rel, _ in files])
     for rel, _oid in files:
         try:
             target = safe_target(ws.root, rel)
@@ -441,7 +540,7 @@ def remove_artifact(ws: Workspace, files: list[tuple[str, str]]) -> tuple[list[s
         if target.is_symlink() or not target.is_file():
             continue
         actual = current_oid(ws, target)
-        if actual is not None and ws.store.has(actual) and not git.is_tracked(ws.root, rel):
+        if actual is not None and ws.store.has(actual) and rel not in tracked:
             target.unlink()
             ws.stat_cache.forget(target)
             removed.append(rel)
@@ -489,7 +588,8 @@ def save_sync_record(ws: Workspace, record: dict[str, dict[str, object]]) -> Non
 
 
 def record_entry(model: Model, digest: str | None) -> dict[str, object]:
-    return {"sha256": digest, "files": [[rel, e.oid] for rel, e in model.file_targets()]}
+    return {"sha256": digest, "artifact": model.artifact_path,
+            "files": [[rel, e.oid] for rel, e in model.file_targets()]}
 
 
 def mark_synced(ws: Workspace, models: Iterable[Model]) -> None:
@@ -517,41 +617,99 @@ class SyncReport:
 
 
 def sync(ws: Workspace, progress: Progress | None = None,
-         fetch: Callable[[list[str]], None] | None = None) -> SyncReport:
+         fetch: Callable[[list[str]], None] | None = None, *,
+         written: dict[str, bytes] | None = None,
+         index: dict[str, dict[int, str]] | None = None,
+         also_tracked: Collection[str] = ()) -> SyncReport:
     """Bring artifacts in line with the model files that git just moved.
 
     Only model files whose bytes differ from what this work tree last materialized are touched,
     so an artifact the user is editing under an unchanged model file is left alone. A model file
     that disappeared takes its artifact with it when those bytes are cached.
+
+    ``written`` (the filter): model file -> the bytes git wrote there; only those are applied
+    and nothing is removed. ``index``: the index entries of the model files
+    (:func:`git.index_entries`), when the caller has read them. ``also_tracked``: files of the
+    tree being checked out that the index may not hold yet.
+
+    Every model file in the index is read, so that one whose artifact overlaps another's is
+    refused; what git tracks among all the artifacts to write is asked in one git call.
     """
+    import hashlib  # here: `status` imports this module and needs no hashing
+
     report = SyncReport()
     record = load_sync_record(ws)
-    paths = model_file_paths(ws.root)
-    conflicted = git.unmerged_paths(ws.root, [modelfile.PATHSPEC]) if paths else set()
-    new_record: dict[str, dict[str, object]] = {}
+    if index is None:
+        index = git.index_entries(ws.root, [modelfile.PATHSPEC])
+    paths = sorted(index)
+    conflicted = {p for p, stages in index.items() if 0 not in stages}
+    new_record: dict[str, dict[str, object]] = {} if written is None else dict(record)
+    claims: list[Claim] = []
+    changed: list[tuple[Model, str]] = []
     for path in paths:
         previous = record.get(path)
+        wanted = written is None or path in written
         try:
-            data = read_model_file(ws.root, path)
+            data = written[path] if written is not None and path in written else \
+                read_model_file(ws.root, path)
         except FileNotFoundError:
             if previous is not None:
                 new_record[path] = previous
             continue
         except GitmodelError as exc:
-            report.errors.append(str(exc))
+            if wanted:
+                report.errors.append(str(exc))
             continue
         if path in conflicted:
-            report.conflicted.append(path)
+            if wanted:
+                report.conflicted.append(path)
             if previous is not None:
                 new_record[path] = previous
             continue
-        entry = apply_model_file(ws, path, data, previous, report, progress, fetch)
-        if entry is not None:
-            new_record[path] = entry
-    for path, previous in record.items():
-        if path in new_record or path in paths:
+        digest = hashlib.sha256(data).hexdigest()
+        unchanged = previous is not None and previous.get("sha256") == digest
+        if previous is not None and unchanged:
+            new_record[path] = previous
+            claim = _recorded_claim(path, previous)
+            if claim is not None:
+                claims.append(claim)
+                continue
+        try:
+            model = Model(path, modelfile.loads(data, path))
+        except GitmodelError as exc:
+            if wanted and not unchanged:
+                report.errors.append(str(exc))
             continue
-        removed, kept = remove_artifact(ws, _recorded_files(previous))
+        claims.append(claim_of(model))
+        if wanted and not unchanged:
+            changed.append((model, digest))
+    refused = overlapping(claims, paths)
+    ready = []
+    for model, digest in changed:
+        if model.model_file in refused:
+            report.errors.append(str(InvalidModelFileError(model.model_file,
+                                                           refused[model.model_file])))
+            new_record.pop(model.model_file, None)
+        else:
+            ready.append((model, digest))
+    vanished = [] if written is not None else [
+        entry for path, entry in record.items() if path not in new_record and path not in index]
+    # one look at the index for everything this sync may write or delete
+    tracked = tracked_paths(ws.root, [
+        *(p for model, _ in ready
+          for p in (model.artifact_path, *(rel for rel, _ in model.file_targets()))),
+        *(rel for model, _ in ready for rel, _ in _recorded_files(record.get(model.model_file))),
+        *(rel for entry in vanished for rel, _ in _recorded_files(entry)),
+    ]) | set(also_tracked)
+    for model, digest in ready:
+        entry = _apply(ws, model, digest, record.get(model.model_file), report, tracked,
+                       progress, fetch)
+        if entry is None:
+            new_record.pop(model.model_file, None)
+        else:
+            new_record[model.model_file] = entry
+    for entry in vanished:
+        removed, kept = remove_artifact(ws, _recorded_files(entry), tracked)
         report.removed += removed
         report.kept += kept
     save_sync_record(ws, new_record)
@@ -567,31 +725,21 @@ def read_model_file(root: Path, path: str) -> bytes:
         return stream.read(modelfile.MAX_MODEL_FILE_BYTES + 1)
 
 
-def apply_model_file(ws: Workspace, path: str, data: bytes, previous: dict[str, object] | None,
-                     report: SyncReport, progress: Progress | None = None,
-                     fetch: Callable[[list[str]], None] | None = None) -> dict[str, object] | None:
-    """Materialize what model file ``path`` (holding ``data``) names, if it changed since
-    ``previous`` (its record entry); return its new record entry, or None if it failed."""
-    import hashlib
-
-    digest = hashlib.sha256(data).hexdigest()
-    if previous is not None and previous.get("sha256") == digest:
-        return previous
-    try:
-        model = Model(path, modelfile.loads(data, path))
-    except GitmodelError as exc:
-        report.errors.append(str(exc))
-        return None
+def _apply(ws: Workspace, model: Model, digest: str, previous: dict[str, object] | None,
+           report: SyncReport, tracked: Collection[str], progress: Progress | None,
+           fetch: Callable[[list[str]], None] | None) -> dict[str, object] | None:
+    """Materialize what ``model`` names; return its new record entry, or None if it failed."""
     # Files this model file no longer lists leave with the old version.
     now = {rel for rel, _ in model.file_targets()}
     gone = [(rel, oid) for rel, oid in _recorded_files(previous) if rel not in now]
     if gone:
-        removed, kept = remove_artifact(ws, gone)
+        removed, kept = remove_artifact(ws, gone, tracked)
         report.removed += removed
         report.kept += kept
         report.left_model.update((rel, model.spec.name) for rel in removed + kept)
     try:
-        report.restored.append(restore(ws, model, progress=progress, fetch=fetch))
+        report.restored.append(restore(ws, model, progress=progress, fetch=fetch,
+                                       tracked=tracked))
     except ObjectMissingError:
         report.missing.append(model.spec.name)
         return None
@@ -599,6 +747,11 @@ def apply_model_file(ws: Workspace, path: str, data: bytes, previous: dict[str, 
         report.errors.append(str(exc))
         return None
     return record_entry(model, digest)
+
+
+def _recorded_claim(path: str, entry: dict[str, object]) -> Claim | None:
+    artifact = entry.get("artifact")
+    return Claim(path, artifact) if isinstance(artifact, str) else None
 
 
 def _recorded_files(entry: dict[str, object] | None) -> list[tuple[str, str]]:
