@@ -13,7 +13,15 @@ from pathlib import PurePosixPath
 from gitmodel import git, modelfile
 from gitmodel.config import MODEL_EXTENSIONS
 from gitmodel.errors import GitmodelError
-from gitmodel.workspace import Model, Workspace, check_unique_names, current_oid, safe_target
+from gitmodel.workspace import (
+    Model,
+    Workspace,
+    check_unique_names,
+    claim_of,
+    current_oid,
+    overlapping,
+    safe_target,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -93,6 +101,11 @@ def _model_files(ws: Workspace, staged: list[tuple[str, str]]) -> list[Problem]:
         check_unique_names(models)
     except GitmodelError as exc:
         problems.append(Problem(".", str(exc)))
+    # two model files must never write the same path (issue 9): refused here, so it never
+    # reaches a teammate's checkout
+    refused = overlapping((claim_of(m) for m in models), all_paths)
+    problems += [Problem(path, problem) for path, problem in sorted(refused.items())]
+    models = [m for m in models if m.model_file not in refused]
     for model in models:
         if model.model_file not in staged_paths:
             continue

@@ -679,6 +679,7 @@ def sync(ws: Workspace, progress: Progress | None = None,
         except GitmodelError as exc:
             if wanted and not unchanged:
                 report.errors.append(str(exc))
+                new_record[path] = _refused_entry(digest)
             continue
         claims.append(claim_of(model))
         if wanted and not unchanged:
@@ -689,7 +690,7 @@ def sync(ws: Workspace, progress: Progress | None = None,
         if model.model_file in refused:
             report.errors.append(str(InvalidModelFileError(model.model_file,
                                                            refused[model.model_file])))
-            new_record.pop(model.model_file, None)
+            new_record[model.model_file] = _refused_entry(digest)
         else:
             ready.append((model, digest))
     vanished = [] if written is not None else [
@@ -743,10 +744,19 @@ def _apply(ws: Workspace, model: Model, digest: str, previous: dict[str, object]
     except ObjectMissingError:
         report.missing.append(model.spec.name)
         return None
+    except (InvalidModelFileError, UnsafePathError) as exc:
+        report.errors.append(str(exc))
+        return _refused_entry(digest)
     except GitmodelError as exc:
         report.errors.append(str(exc))
         return None
     return record_entry(model, digest)
+
+
+def _refused_entry(digest: str) -> dict[str, object]:
+    """The record of a model file refused as it is: said once (the hook and the filter of one
+    git command both see it), not again until its bytes change. It wrote nothing."""
+    return {"sha256": digest, "refused": True, "files": []}
 
 
 def _recorded_claim(path: str, entry: dict[str, object]) -> Claim | None:
