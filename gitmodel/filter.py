@@ -112,16 +112,27 @@ class Restorer:
 
     def __init__(self) -> None:
         _full_environment()
-        from gitmodel import api
+        from gitmodel import git
 
-        self.ws: Workspace = api.open_workspace()
+        self.repo = git.find_repo()
         index = os.environ.get("GIT_INDEX_FILE")
-        self.index_file = os.path.abspath(index) if index else str(self.ws.repo.git_dir / "index")
+        self.index_file = os.path.abspath(index) if index else str(self.repo.git_dir / "index")
+        self._ws: Workspace | None = None
         self.written: dict[str, Smudge] = {}  # the last write of each model file wins
         # objects the cache lacks come from the default remote, with short timeouts; the remote
         # module is imported only when an object is missing
         self.fetcher: CheckoutFetcher | None = None
         self.fetcher_made = False
+
+    @property
+    def ws(self) -> Workspace:
+        """Opened when git is done, so that it reads the .gitmodel.toml git checked out."""
+        if self._ws is None:
+            from gitmodel import config
+            from gitmodel.workspace import Workspace
+
+            self._ws = Workspace.open(self.repo, config.load(self.repo.root))
+        return self._ws
 
     def fetch(self, oids: list[str]) -> None:
         if not self.fetcher_made:
@@ -152,7 +163,7 @@ class Restorer:
         from gitmodel.hook import report_fetch, report_sync
         from gitmodel.workspace import read_model_file, sync
 
-        root = self.ws.root
+        root = self.repo.root
         index = git.index_entries(root, [modelfile.PATHSPEC])
         stamp = self.index_stamp()
         accepted: dict[str, bytes] = {}
