@@ -158,13 +158,33 @@ class Restorer:
 
     def finish(self) -> None:
         """git is done: restore the artifacts of the model files it wrote and left in place."""
+        import contextlib
+
         from gitmodel import git, modelfile
         from gitmodel.errors import GitmodelError
         from gitmodel.hook import report_fetch, report_sync
-        from gitmodel.workspace import read_model_file, sync
+        from gitmodel.workspace import (
+            Model,
+            Tracked,
+            load_sync_record,
+            read_model_file,
+            recorded_files,
+            sync,
+            tracked_pathspecs,
+        )
 
         root = self.repo.root
-        index = git.index_entries(root, [modelfile.PATHSPEC])
+        # what each written model file would write, and what its previous version left
+        record = load_sync_record(self.ws)
+        artifacts: list[str] = []
+        for path, smudge in self.written.items():
+            with contextlib.suppress(GitmodelError):  # sync reports it
+                artifacts.append(Model(path, modelfile.loads(smudge.data, path)).artifact_path)
+            artifacts += [rel for rel, _ in recorded_files(record.get(path))]
+        # one git call: the model files in the new index, and what it tracks among the artifacts
+        entries = git.index_entries(root, [modelfile.PATHSPEC, *tracked_pathspecs(root, artifacts)])
+        tracked = Tracked(entries)
+        index = {p: e for p, e in entries.items() if modelfile.is_model_file_path(p)}
         stamp = self.index_stamp()
         accepted: dict[str, bytes] = {}
         treeishes: set[str] = set()
@@ -180,34 +200,34 @@ class Restorer:
                 # the index holds this model file, or git wrote the index after writing it:
                 # the index is the tree git checked out, and its tracked files are the guard
                 accepted[path] = smudge.data
-            elif smudge.treeish:
+            elif 0 in stages and smudge.treeish:
                 # git did not write its index (the command failed half-way, or wrote the work
-                # tree only): the tree it named is the guard, beside the index
+                # tree only): the tree it named guards too, beside the index
                 accepted[path] = smudge.data
                 treeishes.add(smudge.treeish)
             else:
                 unconfirmed.append(path)
-        also: set[str] = set()
         if treeishes:
-            artifacts = []
-            for path in accepted:
-                try:
-                    spec = modelfile.loads(accepted[path], path)
-                except GitmodelError:
-                    continue
-                base = path.rpartition("/")[0]
-                artifacts.append(f"{base}/{spec.artifact}" if base else spec.artifact)
+            wanted = {a.casefold() for a in artifacts}
             for treeish in sorted(treeishes):
-                also |= git.tree_tracked(root, treeish, artifacts)
+                # ls-tree knows no icase pathspec: the whole tree, compared here
+                tracked.add(p for p in git.tree_tracked(root, treeish, [])
+                            if p.casefold() in wanted or any(
+                                a.casefold() in wanted for a in _ancestors(p)))
         if accepted:
             report = sync(self.ws, fetch=self.fetch, written=accepted, index=index,
-                          also_tracked=also)
+                          tracked=tracked)
             report_fetch(self.fetcher)
             report_sync(report, self.fetcher)
         for path in unconfirmed:
             print(f"gitmodel: warning: git did not record {path} in the index (did the git "
                   "command fail?), so its artifact was not restored; run `git model checkout` "
                   "once the work tree is as you want it", file=sys.stderr)
+
+
+def _ancestors(path: str) -> list[str]:
+    parts = path.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
 
 
 class Smudge:

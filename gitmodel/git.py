@@ -206,10 +206,8 @@ def index_entries(repo_root: Path, pathspecs: list[str]) -> dict[str, dict[int, 
 
 
 def tree_tracked(repo_root: Path, treeish: str, paths: list[str]) -> set[str]:
-    """The files of ``treeish`` that are ``paths`` or lie under one of them, in one
-    ``ls-tree -r`` call (``paths`` literal, from the top of the tree)."""
-    if not paths:
-        return set()
+    """The files of ``treeish`` that are ``paths`` or lie under one of them (every file when
+    ``paths`` is empty), in one ``ls-tree -r`` call (``paths`` literal, from the top)."""
     out = run(["--literal-pathspecs", "ls-tree", "-r", "-z", "--name-only", "--full-tree",
                treeish, "--", *paths], repo_root)
     return {p for p in out.split("\0") if p}

@@ -377,3 +377,85 @@ def test_overlapping_ignores_case_and_covers_model_files() -> None:
         "m/x.model.toml"]
     assert overlapping([Claim("a.model.toml", "a"), Claim("ab.model.toml", "a-b"),
                         Claim("c.model.toml", "a.b/c")]) == {}
+
+
+def test_status_reports_a_model_file_naming_a_tracked_file(armed: Repo) -> None:
+    armed.git("checkout", "-q", "pr")
+    status = armed.model("status", check=False)
+    assert status.returncode == 1
+    assert "zzz.model.toml names aaa.sh, which git tracks" in status.stderr
+    assert "zzz" not in status.stdout
+
+
+def test_tracked_set_ignores_case() -> None:
+    from gitmodel.workspace import Tracked
+
+    tracked = Tracked(["src/Run.sh", "models/.gitignore"])
+    assert tracked.hit("SRC/run.SH") == "src/Run.sh"
+    assert tracked.hit("src") == "src/Run.sh"  # a folder artifact holding a tracked file
+    assert tracked.hit("models/m.bin") is None and tracked.hit("sr") is None
+
+
+# -- the filter when git did not finish ---------------------------------------------------------
+
+def drive_filter(repo: Repo, requests: list[dict[str, str]], contents: list[bytes]) -> str:
+    """Run the installed filter command as git would, send smudge requests, close the pipe
+    without git having written its index (as when a checkout fails half-way); its stderr."""
+    from gitmodel import filter as protocol
+
+    command = repo.git("config", "--get", "filter.gitmodel.process").stdout.strip()
+    proc = subprocess.Popen(["sh", "-c", command], cwd=repo.root, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    protocol.write_text(proc.stdin, "git-filter-client", "version=2")  # type: ignore[arg-type]
+    protocol.write_text(proc.stdin, "capability=clean", "capability=smudge")  # type: ignore[arg-type]
+    assert protocol.read_text_list(proc.stdout) == ["git-filter-server", "version=2"]  # type: ignore[arg-type]
+    assert protocol.read_text_list(proc.stdout) == ["capability=smudge"]  # type: ignore[arg-type]
+    for fields, content in zip(requests, contents, strict=True):
+        protocol.write_text(proc.stdin, *(f"{k}={v}" for k, v in fields.items()))  # type: ignore[arg-type]
+        protocol.write_packet(proc.stdin, content)  # type: ignore[arg-type]
+        protocol.flush(proc.stdin)  # type: ignore[arg-type]
+        assert protocol.read_text_list(proc.stdout) == ["status=success"]  # type: ignore[arg-type]
+        assert protocol.read_content(proc.stdout) == content  # type: ignore[arg-type]
+        assert protocol.read_text_list(proc.stdout) == []  # type: ignore[arg-type]
+    proc.stdin.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0
+    return stderr
+
+
+def test_filter_after_a_checkout_that_failed_half_way(repo: Repo, tmp_path: Path) -> None:
+    """git wrote aaa.sh and the model file, then failed: its index is still the old one, which
+    tracks neither. The tree it named guards; without one, nothing is restored."""
+    marker = repo.root.parent / MARKER_NAME
+    legit = random_bytes(2000, 1)
+    cache(repo, legit, tmp_path)
+    repo.write(".gitignore", "/aaa.sh\n")
+    repo.write("zzz.model.toml", model_text("zzz", "aaa.sh", [("aaa.sh", legit)]))
+    repo.git("add", ".gitignore", "zzz.model.toml")
+    repo.commit("a model whose artifact is aaa.sh")
+    payload = payload_for(marker)
+    cache(repo, payload, tmp_path)
+    attack = model_text("zzz", "aaa.sh", [("aaa.sh", payload)])
+    repo.git("switch", "-q", "-c", "pr")
+    repo.write("aaa.sh", HARMLESS)
+    repo.write("zzz.model.toml", attack)
+    repo.git("add", "-f", "aaa.sh", "zzz.model.toml")
+    repo.git("commit", "-q", "--no-verify", "-m", "attack")
+    commit = repo.git("rev-parse", "pr").stdout.strip()
+    blob = repo.git("rev-parse", "pr:zzz.model.toml").stdout.strip()
+    repo.git("switch", "-q", "main")
+    # what a failed `git checkout pr` leaves: both files written, the old index
+    repo.write("aaa.sh", HARMLESS)
+    repo.write("zzz.model.toml", attack)
+    request = {"command": "smudge", "pathname": "zzz.model.toml", "ref": "refs/heads/pr",
+               "treeish": commit, "blob": blob}
+    stderr = drive_filter(repo, [request], [attack.encode()])
+    assert (repo.root / "aaa.sh").read_text() == HARMLESS
+    assert "names aaa.sh, which git tracks" in stderr and "restored" not in stderr
+    # git names no tree (a merge, a cherry-pick): nothing is restored, and it says so
+    del request["treeish"], request["ref"]
+    stderr = drive_filter(repo, [request], [attack.encode()])
+    assert (repo.root / "aaa.sh").read_text() == HARMLESS
+    assert "did not record zzz.model.toml in the index" in stderr
+    assert not marker.exists()
