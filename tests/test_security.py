@@ -459,3 +459,18 @@ def test_filter_after_a_checkout_that_failed_half_way(repo: Repo, tmp_path: Path
     assert (repo.root / "aaa.sh").read_text() == HARMLESS
     assert "did not record zzz.model.toml in the index" in stderr
     assert not marker.exists()
+
+
+def test_git_archive_of_an_old_commit_leaves_the_work_tree_alone(repo: Repo) -> None:
+    """`git archive` smudges model files too (git names the tree), but writes no work tree:
+    the filter restores only what git left in the work tree."""
+    art = "models/m.bin"
+    repo.write(art, random_bytes(3000, 1))
+    repo.model("add", art)
+    repo.commit("v1")
+    repo.write(art, random_bytes(3000, 2))
+    repo.model("add", art)
+    repo.commit("v2")
+    v2 = sha256_file(repo.root / art)
+    result = repo.git("archive", "-o", str(repo.root.parent / "old.tar"), "HEAD~1")
+    assert sha256_file(repo.root / art) == v2 and "restored" not in result.stderr
