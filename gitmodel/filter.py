@@ -3,8 +3,9 @@ writes a model file, including where git runs no hook: ``git reset --hard``, ``g
 ``git stash pop``.
 
 git 2.39 calls a filter declared for ``*.model.toml`` in ``.gitattributes`` exactly when it writes
-a model file (docs/design.md, "How artifacts follow git"), so this costs nothing when no model file moves. The
-model file's bytes pass through unchanged; the artifact is materialized beside it. The filter
+a model file (docs/design.md, "How artifacts follow git"), so this costs nothing when no model
+file moves. The model file's bytes pass through unchanged; the artifact is materialized beside it
+when git is done (see :class:`Restorer`, and docs/security.md for why not earlier). The filter
 never fails a checkout: problems are reported on stderr and ``git model status`` shows them.
 Protocol: gitprotocol-long-running-process(5), pkt-line framing.
 """
@@ -277,9 +278,15 @@ def main() -> int:
     except ProtocolError as exc:
         print(f"gitmodel: filter: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group: git says it
+        return 130
     if restorer is not None:
         try:
             restorer.finish()
+        except KeyboardInterrupt:
+            print("gitmodel: interrupted; run `git model checkout` to finish restoring "
+                  "artifacts", file=sys.stderr)
+            return 130
         except Exception as exc:  # git is done; say what went wrong, never a traceback
             print(f"gitmodel: warning: could not restore artifacts: {exc}; run "
                   "`git model checkout`", file=sys.stderr)
