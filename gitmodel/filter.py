@@ -192,7 +192,9 @@ class Restorer:
         unconfirmed = []
         for path, smudge in self.written.items():
             try:
-                if read_model_file(root, path) != smudge.data:
+                # read_model_file stops one byte past the size limit: an oversize model
+                # file still counts, so that sync reports it as invalid
+                if read_model_file(root, path) != smudge.data[:modelfile.MAX_MODEL_FILE_BYTES + 1]:
                     continue  # a later step of the command replaced or removed it
             except (FileNotFoundError, GitmodelError):
                 continue

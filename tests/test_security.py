@@ -235,7 +235,7 @@ def test_malicious_branch_through_a_directory_remote(tmp_path: Path) -> None:
     origin = tmp_path / "origin.git"
     Repo(tmp_path).git("init", "-q", "--bare", str(origin))
     attacker = make_repo(tmp_path / "attacker")
-    attacker.model("remote", "add", "team", str(store), "--default")
+    attacker.model("remote", "add", "team", str(store), "--default", "--create")
     attacker.commit("model remote")
     attacker.git("remote", "add", "origin", str(origin))
     attacker.git("push", "-q", "origin", "main")
