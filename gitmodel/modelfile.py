@@ -88,6 +88,29 @@ def is_model_file_path(path: str) -> bool:
     return path.endswith(SUFFIX)
 
 
+# Code points HFS+ ignores when it compares names, so ".g\u200cit" is ".git" on macOS (the list git
+# itself skips in is_hfs_dotgit, utf8.c).
+_HFS_IGNORED = dict.fromkeys([0x200C, 0x200D, 0x200E, 0x200F, *range(0x202A, 0x202F),
+                              *range(0x206A, 0x2070), 0xFEFF])
+# Files git reads from the work tree: an artifact must never be one, anywhere in the repo.
+GIT_SPECIAL_NAMES = (".git", ".gitmodules", ".gitattributes", ".gitignore")
+# NTFS 8.3 short names of those: GIT~1 is .git, GITMOD~1 is .gitmodules, and so on.
+_SHORT_NAME_RE = re.compile(r"git(?:mod|att|ign)?[a-z]{0,3}~[0-9]+")
+
+
+def git_alias(part: str) -> str | None:
+    """The git special file (``.git``, ``.gitmodules``…) that path component ``part`` names on
+    some file system, or None. Superset of what git's verify_path refuses with core.protectNTFS
+    and core.protectHFS: HFS+ ignores some code points, NTFS drops trailing dots and spaces,
+    ends a name at ``:`` (a data stream) and knows 8.3 short names, and both ignore case."""
+    name = part.translate(_HFS_IGNORED).split(":", 1)[0].rstrip(". ").lower()
+    if name in GIT_SPECIAL_NAMES:
+        return name
+    if _SHORT_NAME_RE.fullmatch(name):
+        return "the short name of a '.git…' file"
+    return None
+
+
 def check_relative_path(path: object, what: str) -> str:
     """Return ``path`` if it is a safe relative ``/``-separated path, else raise ValueError."""
     if not isinstance(path, str) or not path:
@@ -99,8 +122,14 @@ def check_relative_path(path: object, what: str) -> str:
     for part in path.split("/"):
         if part in ("", ".", ".."):
             raise ValueError(f"{what} {path!r} has an empty, '.' or '..' component")
-        if part.lower() == ".git":
-            raise ValueError(f"{what} {path!r} has a '.git' component")
+        alias = git_alias(part)
+        if alias is not None:
+            # git reads these (or, on macOS and Windows, this name is one of them): a model file
+            # from a clone must not be able to write one
+            which = (f"a {alias!r} component" if alias == part.lower() else
+                     f"a component {part!r}, which is {alias} on macOS or Windows")
+            raise ValueError(f"{what} {path!r} has {which}: git reads such files itself, so a "
+                             "model file may not write one; rename the artifact")
     return path
 
 

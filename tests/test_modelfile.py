@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
+import os
 import re
 import time
 from pathlib import Path
@@ -343,7 +344,8 @@ def test_folder_artifact_accepted() -> None:
     ("artifact", "sub/dir/churn.pt"),
     ("artifact", ".github-ish"),
     ("artifact", "...x"),
-    ("artifact", ".gitignore"),
+    ("artifact", ".gitignored"),
+    ("artifact", "git~x"),
     ("artifact", "caf\u00e9 model.pt"),
 ])
 def test_accepted_values(field: str, value: Any) -> None:
@@ -663,3 +665,71 @@ def test_model_file_naming_a_tracked_folder_never_deletes_code(tmp_path: Path) -
     with contextlib.suppress(GitmodelError):  # refusing is fine; deleting code is not
         api.checkout(cwd=repo.root)
     assert (repo.root / "src/code.py").read_text() == "print('code')\n"
+
+
+# -- names that mean a git file on some file system (issue 9, part 3) ----------------------------
+
+@pytest.mark.parametrize("artifact", [
+    ".git", ".GIT", ".git\u200c", ".g\u200dit", "\ufeff.git", ".git.", ".git ", ".git. . ",
+    ".git:stream", "git~1", "GIT~2", ".gitmodules", ".GitAttributes", ".gitignore",
+    "gitmod~1", "models/.gitattributes", "models/GIT~1/x",
+])
+def test_names_that_are_git_files_somewhere_are_refused(artifact: str) -> None:
+    doc = valid_doc()
+    doc["artifact"] = artifact
+    doc["files"][0]["path"] = artifact
+    error = refused(encode(doc))
+    assert "git reads such files itself" in error.problem and "'artifact'" in error.problem
+
+
+def git_refuses(paths: list[str], repo: Path) -> set[str]:
+    """What git's verify_path refuses with core.protectNTFS and core.protectHFS, in one call:
+    `update-index --index-info` skips ("Ignoring path") what it refuses and adds the rest. Each
+    path goes under its own folder, so no two of them clash as file and folder."""
+    import subprocess
+
+    blob = "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"  # the empty blob; need not exist
+    index = repo / f"probe-{time.monotonic_ns()}.index"
+    env = {**os.environ, "GIT_INDEX_FILE": str(index)}
+    lines = "".join(f"100644 {blob}\tp{i}/{path}\n" for i, path in enumerate(paths))
+    subprocess.run(["git", "-c", "core.protectNTFS=true", "-c", "core.protectHFS=true",
+                    "update-index", "--index-info"], cwd=repo, input=lines.encode(),
+                   capture_output=True, check=True, env=env)
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=repo, capture_output=True, check=True,
+                            env=env).stdout.decode().split("\0")
+    added = {int(entry.split("/", 1)[0][1:]) for entry in listed if entry}
+    return {path for i, path in enumerate(paths) if i not in added}
+
+
+@pytest.fixture(scope="module")
+def git_probe(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import subprocess
+
+    repo = tmp_path_factory.mktemp("probe")
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True, capture_output=True)
+    return repo
+
+
+def test_the_probe_sees_what_git_refuses(git_probe: Path) -> None:
+    assert git_refuses(["ok", ".git/x", "a/GIT~1/b", ".g\u200cit", "fine/.git."], git_probe) == {
+        ".git/x", "a/GIT~1/b", ".g\u200cit", "fine/.git."}
+
+
+_PIECES = st.sampled_from([".git", "git", "GIT", ".", " ", "~1", "~", "1", "a", ".gitmodules",
+                           "modules", "\u200c", "\u200f", "\u202a", "\u206f", "\ufeff", ":",
+                           "\u00e9", "-"])
+_COMPONENT = st.lists(_PIECES, min_size=1, max_size=4).map("".join)
+_PATH = st.lists(_COMPONENT, min_size=1, max_size=3).map("/".join)
+
+
+@given(st.lists(_PATH, min_size=1, max_size=20))
+def test_gitmodel_refuses_every_path_git_refuses_with_both_protections(
+        git_probe: Path, paths: list[str]) -> None:
+    by_git = git_refuses(paths, git_probe)
+    ours = set()
+    for path in paths:
+        try:
+            check_relative_path(path, "path")
+        except ValueError:
+            ours.add(path)
+    assert by_git <= ours, f"git refuses, gitmodel accepts: {sorted(by_git - ours)}"
