@@ -2,6 +2,40 @@
 
 from __future__ import annotations
 
+import errno
+import os
+
+# An OSError with one of these errnos is the user's to fix, not a bug in gitmodel (issue 9): what
+# to do about it.
+_ENVIRONMENT_ADVICE = {
+    errno.ENOSPC: "free some space on that file system",
+    errno.EDQUOT: "free some space: your disk quota there is used up",
+    errno.EROFS: "that file system is mounted read-only; remount it or work elsewhere",
+    errno.EACCES: "check the owner and permissions of that path",
+    errno.EPERM: "check the owner and permissions of that path",
+    errno.EMFILE: "too many open files: raise the limit (`ulimit -n`) or pass fewer --jobs",
+    errno.ENFILE: "the system is out of file handles: close some programs",
+}
+
+
+def environment_problem(exc: BaseException) -> str | None:
+    """One line for an OSError a user fixes (full disk, quota, read-only file system,
+    permissions, open-file limit), or None for any other exception."""
+    if not isinstance(exc, OSError) or exc.errno not in _ENVIRONMENT_ADVICE:
+        return None
+    where = f" ({exc.filename})" if exc.filename else ""
+    free = ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT) and exc.filename:
+        folder = os.path.dirname(os.path.abspath(os.fsdecode(exc.filename)))
+        try:
+            stat = os.statvfs(folder)
+            free = f", {stat.f_bavail * stat.f_frsize / (1 << 20):.1f} MiB free there"
+        except OSError:
+            pass
+    return (f"{exc.strerror or os.strerror(exc.errno)}{where}{free}: "
+            f"{_ENVIRONMENT_ADVICE[exc.errno]}, then run the command again "
+            "(nothing half-written was kept)")
+
 
 class GitmodelError(Exception):
     """Base of every error gitmodel raises on purpose; the CLI maps it to exit code 1."""

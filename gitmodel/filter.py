@@ -290,8 +290,11 @@ def main() -> int:
                   "artifacts", file=sys.stderr)
             return 130
         except Exception as exc:  # git is done; say what went wrong, never a traceback
-            print(f"gitmodel: warning: could not restore artifacts: {exc}; run "
-                  "`git model checkout`", file=sys.stderr)
+            from gitmodel.errors import environment_problem
+
+            print(f"gitmodel: warning: could not restore artifacts: "
+                  f"{environment_problem(exc) or exc}; `git model checkout` finishes the job",
+                  file=sys.stderr)
     return 0
 
 

@@ -9,7 +9,7 @@ import sys
 import time
 
 from gitmodel import api, checks
-from gitmodel.errors import GitmodelError
+from gitmodel.errors import GitmodelError, environment_problem
 from gitmodel.store import LinkMode
 from gitmodel.workspace import SyncReport, sync
 
@@ -192,6 +192,16 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:
+        problem = environment_problem(exc)
+        if problem is None:
+            raise
+        # a full disk refuses a commit or push; after a checkout git has moved on already
+        if hook.startswith("pre-"):
+            _say(f"{hook} refused: {problem}")
+            return 1
+        _say(f"warning: artifacts not restored: {problem}; `git model checkout` finishes")
+        return 0
     _say(f"unknown hook {hook!r}")
     return 2
 

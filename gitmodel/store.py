@@ -137,9 +137,10 @@ class ObjectStore:
                     dst.flush()
                     os.fsync(dst.fileno())
             self._finish(tmp_path, oid)
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(FileNotFoundError):
                 tmp_path.unlink()
+            _name_the_place(exc, tmp_path.parent)
             raise
         return oid, size
 
@@ -226,10 +227,18 @@ class ObjectStore:
                 raise CorruptObjectError(oid, actual, f"cache object {source}")
             os.chmod(tmp_path, 0o644 & ~_umask())
             self._replace(tmp_path, target)
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(FileNotFoundError):
                 tmp_path.unlink()
+            _name_the_place(exc, target)
             raise
+
+
+def _name_the_place(exc: BaseException, path: Path) -> None:
+    """A write(2) that fails (a full disk) names no file: name the one being written, so the
+    user is told where space ran out."""
+    if isinstance(exc, OSError) and exc.filename is None:
+        exc.filename = str(path)
 
 
 # Replacing a large file frees its blocks inside rename(2): 0.1-0.25 s for 512 MiB on ext4 here,

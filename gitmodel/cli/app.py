@@ -20,7 +20,7 @@ import typer.core
 import typer.main
 
 from gitmodel import __version__
-from gitmodel.errors import GitmodelError
+from gitmodel.errors import GitmodelError, environment_problem
 
 
 class HelpGroup(typer.core.TyperGroup):
@@ -257,6 +257,12 @@ def run(application: typer.Typer | None = None) -> None:
         _fail(message, 130, "interrupted", _json_requested(sys.argv[1:]))
     except SystemExit:
         raise
+    except OSError as exc:
+        problem = environment_problem(exc)
+        if problem is None:
+            _unexpected(exc)
+        err(f"error: {problem}")
+        _fail(problem, 1, "environment", _json_requested(sys.argv[1:]))
     except Exception as exc:
         if isinstance(exc, click.exceptions.Abort):
             err("interrupted")
@@ -265,9 +271,14 @@ def run(application: typer.Typer | None = None) -> None:
             exc.show()
             kind = "usage" if isinstance(exc, click.UsageError) else "error"
             _fail(exc.format_message(), exc.exit_code, kind, _json_requested(sys.argv[1:]))
-        log = _log_unexpected()
-        message = f"unexpected {type(exc).__name__}: {exc}"
-        err(f"error: {message}\n"
-            f"this is a bug in gitmodel; the details are in {log}; please report it")
-        _fail(message, 3, "unexpected", _json_requested(sys.argv[1:]), log=log)
+        _unexpected(exc)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _unexpected(exc: BaseException) -> NoReturn:
+    """A bug: save the traceback (call inside the ``except``), say where, exit 3."""
+    log = _log_unexpected()
+    message = f"unexpected {type(exc).__name__}: {exc}"
+    err(f"error: {message}\n"
+        f"this is a bug in gitmodel; the details are in {log}; please report it")
+    _fail(message, 3, "unexpected", _json_requested(sys.argv[1:]), log=log)
