@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from gitmodel import config as config_mod
-from gitmodel import git, modelfile
+from gitmodel import git, locking, modelfile
 from gitmodel.errors import (
     ConfigError,
+    GitError,
     GitmodelError,
     InvalidModelFileError,
     ObjectMissingError,
@@ -175,26 +176,50 @@ def parse_assignments(items: Iterable[str], what: str) -> dict[str, Any]:
     return values
 
 
-def _index_lock_check(ws: Workspace) -> None:
-    lock = ws.repo.git_dir / "index.lock"
-    if lock.exists():
-        raise GitmodelError(
-            f"{lock} exists: another git process is running; if none is, delete that file "
-            "and run the command again"
-        )
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` by ``data`` whole (temp file + rename): a reader never sees half."""
+    tmp = path.with_name(f".{path.name}.gitmodel-{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
-def _ignore_artifact(ws: Workspace, rel: str, is_dir: bool) -> str:
-    """Add an anchored ignore line for the artifact to the .gitignore in its folder."""
+def _ignore_line(rel: str, is_dir: bool) -> tuple[Path, str]:
+    """The .gitignore in the artifact's folder (repo-relative) and the anchored line for it."""
     parent, _, name = rel.rpartition("/")
-    gitignore = (ws.root / parent / ".gitignore") if parent else ws.root / ".gitignore"
-    line = f"/{name}/" if is_dir else f"/{name}"
+    return Path(parent) / ".gitignore", f"/{name}/" if is_dir else f"/{name}"
+
+
+def _ignore_artifact(ws: Workspace, rel: str, is_dir: bool) -> str | None:
+    """Add the artifact's ignore line to its folder's .gitignore; return the line if it was
+    added (None if it was there). Read, modify and write happen under the add lock."""
+    gitignore_rel, line = _ignore_line(rel, is_dir)
+    gitignore = ws.root / gitignore_rel
     existing = gitignore.read_text(encoding="utf-8") if gitignore.exists() else ""
-    if line not in existing.splitlines():
-        prefix = "" if not existing or existing.endswith("\n") else "\n"
-        with open(gitignore, "a", encoding="utf-8") as stream:
-            stream.write(f"{prefix}{line}\n")
-    return gitignore.relative_to(ws.root).as_posix()
+    if line in existing.splitlines():
+        return None
+    prefix = "" if not existing or existing.endswith("\n") else "\n"
+    _write_atomic(gitignore, f"{existing}{prefix}{line}\n".encode())
+    return line
+
+
+def _unignore(ws: Workspace, rel: str, is_dir: bool) -> None:
+    """Take back the one ignore line a failed add wrote, leaving every other line as it is now
+    (not as it was when the add began: another command may have added its own since)."""
+    gitignore_rel, line = _ignore_line(rel, is_dir)
+    gitignore = ws.root / gitignore_rel
+    try:
+        lines = gitignore.read_text(encoding="utf-8").splitlines(keepends=True)
+    except FileNotFoundError:
+        return
+    kept = [ln for ln in lines if ln.rstrip("\n") != line]
+    if not kept:
+        gitignore.unlink()
+    elif kept != lines:
+        _write_atomic(gitignore, "".join(kept).encode())
 
 
 def add(
@@ -221,7 +246,6 @@ def add(
         raise GitmodelError("--name needs exactly one path")
     if not paths:
         raise GitmodelError("name at least one artifact (a file or folder) to add")
-    _index_lock_check(ws)
     models = load_models(ws.root, conflicts=False).models
     if plan is not None:
         plan(*_to_hash(ws, paths, data))
@@ -234,12 +258,20 @@ def add(
         plans.append(step)
     # one look at the index for all of them: artifacts git tracks (to untrack), and what is
     # staged for the model files and ignore files (a re-add of unchanged bytes stages nothing)
-    index = git.index_blobs(ws.root, sorted(
-        {p for step in plans for p in (step.artifact, step.model.model_file, step.gitignore)}))
-    for step in plans:
-        step.tracked[:] = [p for p in index
-                           if p == step.artifact or p.startswith(step.artifact + "/")]
-    _write_and_stage(ws, plans, index)
+    # the index and the .gitignore files are shared with every other add: one at a time
+    with locking.held(ws.repo.worktree_state_dir / "add.lock", "staging models"):
+        index = git.index_blobs(ws.root, sorted(
+            {p for step in plans for p in (step.artifact, step.model.model_file, step.gitignore)}))
+        for step in plans:
+            step.tracked[:] = [p for p in index
+                               if p == step.artifact or p.startswith(step.artifact + "/")]
+        try:
+            _write_and_stage(ws, plans, index)
+        except GitError as exc:
+            if "index.lock" not in exc.stderr:
+                raise
+            raise GitmodelError(locking.index_lock_problem(
+                ws.repo.git_dir / "index.lock", ws.root)) from None
     mark_synced(ws, [step.model for step in plans])
     return [step.result for step in plans]
 
@@ -420,11 +452,8 @@ def _already_staged(ws: Workspace, plans: list[_AddPlan], index: dict[str, str])
 def _write_and_stage(ws: Workspace, plans: list[_AddPlan], index: dict[str, str]) -> None:
     """Write every model file and ignore line, untrack artifacts, and stage, in one git add;
     on failure put every file back as it was."""
-    touched: dict[Path, bytes | None] = {}
-
-    def remember(path: Path) -> None:
-        if path not in touched:
-            touched[path] = path.read_bytes() if path.exists() else None
+    touched: dict[Path, bytes | None] = {}  # model files: each is this add's own
+    ignored: list[_AddPlan] = []  # plans whose ignore line this add wrote
 
     if _already_staged(ws, plans, index):
         return  # re-adding unchanged bytes with no new metadata: nothing to write or stage
@@ -433,10 +462,12 @@ def _write_and_stage(ws: Workspace, plans: list[_AddPlan], index: dict[str, str]
     try:
         for plan in plans:
             model_file_abs = ws.root / plan.model.model_file
-            remember(model_file_abs)
-            remember(ws.root / plan.gitignore)
-            model_file_abs.write_text(plan.text, encoding="utf-8")
-            _ignore_artifact(ws, plan.artifact, plan.is_dir)
+            if model_file_abs not in touched:
+                touched[model_file_abs] = (model_file_abs.read_bytes()
+                                           if model_file_abs.exists() else None)
+            _write_atomic(model_file_abs, plan.text.encode())
+            if _ignore_artifact(ws, plan.artifact, plan.is_dir) is not None:
+                ignored.append(plan)
             to_stage += [plan.model.model_file, plan.gitignore]
             if plan.tracked:
                 to_untrack.append(plan.artifact)
@@ -444,11 +475,14 @@ def _write_and_stage(ws: Workspace, plans: list[_AddPlan], index: dict[str, str]
             git.rm_cached(ws.root, to_untrack)
         git.add(ws.root, sorted(set(to_stage)))
     except BaseException:
-        for path, content in touched.items():  # leave the work tree as it was
+        # leave the work tree as it was: model files back, and only our own ignore lines out
+        for path, content in touched.items():
             if content is None:
                 path.unlink(missing_ok=True)
             else:
-                path.write_bytes(content)
+                _write_atomic(path, content)
+        for plan in ignored:
+            _unignore(ws, plan.artifact, plan.is_dir)
         raise
 
 

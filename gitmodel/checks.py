@@ -53,9 +53,40 @@ def check_staged(ws: Workspace) -> list[Problem]:
                      if modelfile.is_model_file_path(path)]
     others = [(blob, path) for _, blob, path in changes
               if not modelfile.is_model_file_path(path)]
+    problems += _staged_artifacts(ws, [path for _, path in others])
     problems += _large_files(ws, others)
     if staged_models:
         problems += _model_files(ws, staged_models)
+    return problems
+
+
+def model_files_for(path: str) -> list[str]:
+    """The model files that would describe ``path`` as (part of) an artifact: one beside it,
+    and one beside each folder it is in (a folder artifact)."""
+    candidates = [modelfile.model_file_path_for(path)]
+    folder = path
+    while "/" in folder:
+        folder = folder.rpartition("/")[0]
+        candidates.append(modelfile.model_file_path_for(folder))
+    return candidates
+
+
+def _staged_artifacts(ws: Workspace, paths: list[str]) -> list[Problem]:
+    """Files staged into git that a model file in the index describes, whatever their size: an
+    artifact belongs in the cache; staged, it is the symptom of a lost ignore line (issue 9)."""
+    wanted = {c: p for p in paths for c in model_files_for(p)}
+    if not wanted:
+        return []
+    present = git.index_blobs(ws.root, sorted(wanted))
+    problems = []
+    for model_file in sorted(present):
+        path = wanted[model_file]
+        artifact = model_file.removesuffix(modelfile.SUFFIX)
+        problems.append(Problem(path, (
+            f"is {'the artifact' if artifact == path else 'inside the artifact'} of "
+            f"{model_file}, so its bytes belong in the cache, not in git: "
+            f"`git rm --cached {path}` (and `git model add {artifact}` puts its ignore line back)"
+        )))
     return problems
 
 

@@ -214,11 +214,32 @@ def tree_tracked(repo_root: Path, treeish: str, paths: list[str]) -> set[str]:
 
 
 def add(repo_root: Path, paths: list[str]) -> None:
-    run(["add", "--", *[f":(literal){p}" for p in paths]], repo_root)
+    run_on_index(["add", "--", *[f":(literal){p}" for p in paths]], repo_root)
 
 
 def rm_cached(repo_root: Path, paths: list[str]) -> None:
-    run(["rm", "-r", "--cached", "--quiet", "--", *[f":(literal){p}" for p in paths]], repo_root)
+    run_on_index(["rm", "-r", "--cached", "--quiet", "--",
+                  *[f":(literal){p}" for p in paths]], repo_root)
+
+
+INDEX_LOCK_WAIT_S = 5.0  # git itself gives up at once; an IDE's `git status` holds it for ms
+
+
+def run_on_index(args: list[str], repo_root: Path) -> str:
+    """:func:`run` for a command that writes the index: while another git process holds
+    ``index.lock``, wait (with backoff, up to INDEX_LOCK_WAIT_S) and try again."""
+    import time
+
+    deadline = time.monotonic() + INDEX_LOCK_WAIT_S
+    delay = 0.01
+    while True:
+        try:
+            return run(args, repo_root)
+        except GitError as exc:
+            if "index.lock" not in exc.stderr or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.25)
 
 
 def head_commit(repo_root: Path) -> str | None:

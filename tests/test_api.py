@@ -58,7 +58,8 @@ def test_held_index_lock_changes_nothing(repo: Repo) -> None:
     repo.write(ART, b"weights")
     (repo.root / ".git/index.lock").write_text("")
     before = snapshot(repo.root)
-    one_line_error(repo.model("add", ART, check=False), "index.lock", "another git process")
+    one_line_error(repo.model("add", ART, check=False), "index.lock", "no git process is running",
+                   "delete it")
     assert snapshot(repo.root) == before
 
 

@@ -143,3 +143,27 @@ def test_size_limit_below_the_hook_prefilter_is_refused(repo: Repo) -> None:
     repo.git("config", "model.maxBinarySize", "1000")
     result = repo.model("check", check=False)
     assert result.returncode == 1 and "below the smallest limit" in result.stderr
+
+
+def test_a_staged_artifact_is_refused_whatever_its_size(repo: Repo) -> None:
+    """The symptom of a lost ignore line (issue 9): `git add -A` stages a small artifact that a
+    model file in the index describes. The commit is refused, by the hook and by `check`."""
+    repo.write("models/small.bin", random_bytes(3000, 1))
+    repo.write("models/bert/vocab.txt", "a\nb\n")
+    repo.model("add", "models/small.bin")
+    repo.model("add", "models/bert", "--name", "bert")
+    repo.commit("models")
+    (repo.root / "models/.gitignore").unlink()  # as a racing add once left it
+    repo.git("add", "-A")
+    result = repo.git("commit", "-m", "oops", check=False)
+    assert result.returncode != 0
+    assert "models/small.bin: is the artifact of models/small.bin.model.toml" in result.stderr
+    assert "models/bert/vocab.txt: is inside the artifact of models/bert.model.toml" in \
+        result.stderr
+    check = repo.model("check", check=False)
+    assert check.returncode == 1 and "git rm --cached models/small.bin" in check.stderr
+    # a file merely named like one, with no model file, commits as usual
+    repo.git("reset", "-q")
+    repo.write("notes/small.bin", random_bytes(3000, 2))
+    repo.git("add", "notes/small.bin")
+    repo.commit("notes")

@@ -3,7 +3,7 @@
 # Written by `git model install`; `git model install --uninstall` removes it. A hook that was
 # here before is kept as @HOOK@.gitmodel-chained beside this file and still runs.
 # The decisions below run in sh with a few git calls, about 1.5 ms each (post-checkout up to
-# four, pre-commit two, post-merge one, pre-push one and, for version tags, up to five more), so
+# four, pre-commit three, post-merge one, pre-push one and, for version tags, up to five more), so
 # that a checkout or commit that moves no model file never starts Python (docs/hooks.md).
 GITMODEL_PYTHON='@PYTHON@'
 hook='@HOOK@'
@@ -76,13 +76,18 @@ case "$hook" in
     # both run, so the user sees every reason at once; either can refuse
     run_chained "$@"
     status=$?
-    # Python only when a model file, or a file of at least 64 KiB (the smallest size limit
-    # gitmodel accepts), is staged: a commit of code alone costs a few ms, not a Python start.
+    # Python only when a model file, a file of at least 64 KiB (the smallest size limit
+    # gitmodel accepts), or a file a model file in the index describes (an artifact whose
+    # ignore line was lost) is staged: a commit of code alone costs a few ms, not a Python start.
     if staged=$(git diff-index --cached --no-renames --diff-filter=AMT HEAD 2>/dev/null); then
       [ -n "$staged" ] || exit $status
       if ! printf '%s\n' "$staged" | grep -q '\.model\.toml"\{0,1\}$' &&
          ! printf '%s\n' "$staged" | awk '{print $4}' |
-           git cat-file --batch-check='%(objectsize)' | awk '$1 >= 65536 {f=1} END {exit !f}'; then
+           git cat-file --batch-check='%(objectsize)' | awk '$1 >= 65536 {f=1} END {exit !f}' &&
+         ! printf '%s\n' "$staged" | awk -F '\t' '{
+             p = $2; print ":" p ".model.toml"
+             while (sub(/\/[^\/]*$/, "", p)) print ":" p ".model.toml" }' |
+           git cat-file --batch-check='%(objecttype)' | grep -q '^blob$'; then
         exit $status
       fi
     fi
