@@ -321,3 +321,20 @@ def test_fast_tag_reading_agrees_with_the_grammar() -> None:
         assert registry.parse_tag_fast(name, {}) == versions.parse_tag(name)
 
     agree()
+
+
+def test_tag_rev_registers_an_older_commit(repo: Repo) -> None:
+    first = commit_model(repo, 1)
+    second = commit_model(repo, 2)
+    repo.model("tag", "clf", "v1.0.0", "--rev", "HEAD~1")
+    assert repo.git("rev-parse", "clf@v1.0.0^{commit}").stdout.strip() == first
+    shown = json.loads(repo.model("show", "clf@v1.0.0", "--json").stdout)
+    assert shown["commit"] == first
+    # the files of that commit's model file, not HEAD's
+    old_oid = repo.git("show", f"{first}:{MODEL_FILE}").stdout
+    assert shown["files"][0]["oid"] in old_oid
+    assert shown["files"][0]["oid"] not in repo.git("show", f"{second}:{MODEL_FILE}").stdout
+    repo.model("tag", "clf", "--bump", "minor", "--rev", second[:10])
+    assert repo.git("rev-parse", "clf@v1.1.0^{commit}").stdout.strip() == second
+    refused(repo.model("tag", "clf", "v2.0.0", "--rev", "no-such-rev", check=False),
+            "no-such-rev")
