@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import re
 import socket
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -204,3 +207,79 @@ def test_no_credentials_say_what_was_looked_for(s3: Any, repo: Repo, tmp_path: P
     assert named.returncode == 1 and "Traceback" not in named.stderr
     assert len(named.stderr.strip().splitlines()) == 1
     assert "'team'" in named.stderr and "~/.aws/credentials" in named.stderr
+
+
+class RequestLog(logging.Handler):
+    """The request lines moto's werkzeug server logs, one per request it received."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # (werkzeug colours some lines, e.g. a 404, with ANSI escapes: drop them)
+        text = re.sub(r"\x1b\[[0-9;]*m", "", record.getMessage())
+        match = re.search(r'"([A-Z]+) (\S+) HTTP/', text)
+        if match:
+            self.lines.append(f"{match.group(1)} {urllib.parse.unquote(match.group(2))}")
+
+
+@pytest.fixture
+def request_log() -> Iterator[RequestLog]:
+    logger = logging.getLogger("werkzeug")
+    handler = RequestLog()
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+def object_lookups(lines: list[str], prefix: str) -> list[str]:
+    """Requests that ask about one object key (HEAD it, or list with the key as the prefix)."""
+    key = re.compile(rf"/{BUCKET}/{prefix}/objects/[0-9a-f]{{2}}/[0-9a-f]{{62}}$|"
+                     rf"prefix={prefix}/objects/[0-9a-f]{{2}}/[0-9a-f]{{62}}")
+    return [ln for ln in lines if not ln.startswith("PUT") and key.search(ln)]
+
+
+def objects_listings(lines: list[str], prefix: str) -> list[str]:
+    """Listings of every key under objects/ (no delimiter: the whole tree, page by page)."""
+    return [ln for ln in lines if ln.startswith(f"GET /{BUCKET}?") and "list-type=2" in ln
+            and f"prefix={prefix}/objects/&delimiter=&" in ln]
+
+
+@pytest.mark.parametrize("count", [3, 8, 9, 12])
+def test_existence_check_lists_once_above_8_objects(s3: Any, repo: Repo, count: int,
+                                                    request_log: RequestLog) -> None:
+    """docs/remotes.md: a batch of more than 8 objects is answered by one listing of objects/,
+    a smaller one by a lookup per object. Counted on the server, from the requests it got."""
+    blobs = [random_bytes(10_000, 40 + i) for i in range(count)]
+    for i, data in enumerate(blobs):
+        repo.write(f"models/m{i}.safetensors", data)
+    repo.model("add", *(f"models/m{i}.safetensors" for i in range(count)))
+    repo.model("remote", "add", "origin", f"s3://{BUCKET}/batch", "--default")
+    out = repo.model("push")
+    assert f"uploaded {count} object(s)" in out.stdout
+    lines = list(request_log.lines)
+    puts = [ln for ln in lines if ln.startswith("PUT") and "/objects/" in ln]
+    assert len(puts) == count, lines
+    if count > 8:
+        assert len(objects_listings(lines, "batch")) == 1, lines
+        assert object_lookups(lines, "batch") == [], lines
+    else:
+        assert objects_listings(lines, "batch") == [], lines
+        heads = [ln for ln in object_lookups(lines, "batch") if ln.startswith("HEAD")]
+        assert len(heads) == count, lines
+    # once everything is there, the question is all the push asks: one listing above 8
+    # objects (s3fs adds a folder check only when a listing comes back empty, as above), else
+    # one HEAD per object, which finds it
+    request_log.lines.clear()
+    assert "everything is already on" in repo.model("push").stdout
+    lines = list(request_log.lines)
+    if count > 8:
+        assert lines == objects_listings(lines, "batch") and len(lines) == 1, lines
+    else:
+        assert len(lines) == count and all(ln.startswith("HEAD") for ln in lines), lines
+        assert len(object_lookups(lines, "batch")) == count, lines
+    assert all(s3.exists(key_of(b, "batch")) for b in blobs)
