@@ -72,7 +72,8 @@ class Recorder:
 
     def scopes(self) -> set[tuple[str, str]]:
         """(access key, region) of every signed request."""
-        return {m.groups() for r in self.requests if (m := CREDENTIAL.search(r.authorization))}
+        return {(m.group(1), m.group(2)) for r in self.requests
+                if (m := CREDENTIAL.search(r.authorization))}
 
     def object_puts(self) -> list[Seen]:
         return [r for r in self.requests if r.method == "PUT" and "/objects/" in r.path]
