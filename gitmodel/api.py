@@ -143,16 +143,20 @@ def load_values_file(path: Path | str) -> dict[str, Any]:
         else:
             raise GitmodelError(f"{path}: use a .yaml, .yml, .json or .toml file")
     except (ValueError, tomllib.TOMLDecodeError) as exc:
-        raise GitmodelError(f"{path} is not valid {suffix[1:].upper()}: {exc}") from None
+        raise GitmodelError(f"{path} is not valid {suffix[1:].upper()}: {_one_line(exc)}") from None
     except Exception as exc:
-        if type(exc).__module__.startswith("yaml"):
-            raise GitmodelError(f"{path} is not valid YAML: {exc}") from None
+        if type(exc).__module__.startswith("yaml"):  # PyYAML's messages span several lines
+            raise GitmodelError(f"{path} is not valid YAML: {_one_line(exc)}") from None
         raise
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise GitmodelError(f"{path} must hold a mapping of names to values at the top")
     return _toml_safe(data, str(path))
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 def _toml_safe(value: Any, where: str) -> Any:

@@ -77,6 +77,9 @@ def load(root: Path) -> Config:
     """Read ``.gitmodel.toml`` (if any) and apply ``git config model.*`` overrides."""
     path = root / CONFIG_FILE
     doc: dict[str, Any] = {}
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"{path} is not a file; move it away so gitmodel can read its "
+                          "settings (docs/config.md)")
     if path.is_file():
         try:
             doc = tomllib.loads(path.read_text(encoding="utf-8"))

@@ -50,3 +50,10 @@ def test_a_quoted_false_is_refused_not_read_as_true(repo: Repo) -> None:
     assert len(out.stderr.strip().splitlines()) == 1
     (repo.root / ".gitmodel.toml").write_text(text.replace("[core]", "[core]\nauto_fetch = false"))
     assert config.load(repo.root).auto_fetch is False
+
+
+def test_a_settings_file_that_is_a_folder_is_an_error_not_ignored(repo: Repo) -> None:
+    (repo.root / ".gitmodel.toml").unlink()
+    (repo.root / ".gitmodel.toml").mkdir()
+    out = repo.model("status", check=False)
+    assert out.returncode == 1 and ".gitmodel.toml is not a file" in out.stderr

@@ -248,6 +248,8 @@ def run(application: typer.Typer | None = None) -> None:
     ``{"error": MESSAGE, "code": EXIT, "kind": ...}``, so a script reads one stream."""
     try:
         code = (application or app)(standalone_mode=False, prog_name="git model")
+        if code == 130:  # Typer turns a Ctrl-C inside a command into exit code 130 itself
+            raise KeyboardInterrupt
     except GitmodelError as exc:
         err(f"error: {exc}")
         _fail(str(exc), 1, _kind(exc), _json_requested(sys.argv[1:]))

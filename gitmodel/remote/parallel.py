@@ -23,7 +23,7 @@ def run_parallel(items: Sequence[Any], work: Callable[[Any, Progress], None], jo
                  progress: Progress | None = None) -> None:
     """Run ``work(item, progress)`` on up to ``jobs`` threads; the first failure stops the rest.
 
-    The threads are daemons and the main thread waits in short joins, so Ctrl-C lands at once:
+    The threads are daemons and the main thread waits in short slices, so Ctrl-C lands at once:
     the workers' progress calls then raise :class:`Cancelled`, and whatever they wrote is a temp
     file, never an object under its final name. Before the Ctrl-C (or the first failure) leaves
     this function, every worker has stopped and cleaned up (up to :data:`STOP_GRACE_SECONDS`; a
@@ -44,20 +44,32 @@ def run_parallel(items: Sequence[Any], work: Callable[[Any, Progress], None], jo
             with lock:
                 progress(nbytes)
 
+    # Workers say they are done through a counter and an Event, and the main thread waits on the
+    # Event, never in Thread.join: on Python 3.11 a Ctrl-C landing inside join() marks the thread
+    # as stopped while it still runs, so a join-based wait returned with a worker still copying.
+    running = [0]
+    all_done = threading.Event()
+
     def worker() -> None:
-        while not cancel.is_set():
-            with lock:
-                item = next(pending, _END)
-            if item is _END:
-                return
-            try:
-                work(item, tick)
-            except BaseException as exc:
+        try:
+            while not cancel.is_set():
                 with lock:
-                    if not isinstance(exc, Cancelled) or not errors:
-                        errors.append(exc)
-                cancel.set()
-                return
+                    item = next(pending, _END)
+                if item is _END:
+                    return
+                try:
+                    work(item, tick)
+                except BaseException as exc:
+                    with lock:
+                        if not isinstance(exc, Cancelled) or not errors:
+                            errors.append(exc)
+                    cancel.set()
+                    return
+        finally:
+            with lock:
+                running[0] -= 1
+                if running[0] == 0:
+                    all_done.set()
 
     threads = [threading.Thread(target=worker, name="gitmodel-transfer", daemon=True)
                for _ in range(max(1, min(jobs, len(items))))]
@@ -65,13 +77,21 @@ def run_parallel(items: Sequence[Any], work: Callable[[Any, Progress], None], jo
         # starting is inside the try: the first workers tick (and a Ctrl-C can land) before
         # the last one has started
         for thread in threads:
-            thread.start()
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(0.1)
+            with lock:
+                running[0] += 1
+            try:
+                thread.start()
+            except BaseException:
+                with lock:
+                    running[0] -= 1
+                    if running[0] == 0:
+                        all_done.set()
+                raise
+        while not all_done.wait(0.1):
+            pass
     except BaseException:
         cancel.set()
-        _wait_for(threads, STOP_GRACE_SECONDS)
+        _wait_for(all_done, STOP_GRACE_SECONDS)
         raise
     real = [e for e in errors if not isinstance(e, Cancelled)]
     if real or errors:
@@ -81,8 +101,8 @@ def run_parallel(items: Sequence[Any], work: Callable[[Any, Progress], None], jo
 _END = object()
 
 
-def _wait_for(threads: list[threading.Thread], seconds: float) -> None:
+def _wait_for(all_done: threading.Event, seconds: float) -> None:
+    """Wait until every started worker has left (a second Ctrl-C stops waiting)."""
     deadline = time.monotonic() + seconds
-    for thread in threads:
-        while thread.ident is not None and thread.is_alive() and time.monotonic() < deadline:
-            thread.join(0.05)
+    while not all_done.is_set() and time.monotonic() < deadline:
+        all_done.wait(0.05)
