@@ -32,6 +32,9 @@ def environment_problem(exc: BaseException) -> str | None:
             free = f", {stat.f_bavail * stat.f_frsize / (1 << 20):.1f} MiB free there"
         except OSError:
             pass
+        needed = getattr(exc, "needed_bytes", None)  # set where gitmodel knows the size
+        if isinstance(needed, int):
+            free += f" of the {needed / (1 << 20):.1f} MiB it needed"
     return (f"{exc.strerror or os.strerror(exc.errno)}{where}{free}: "
             f"{_ENVIRONMENT_ADVICE[exc.errno]}, then run the command again "
             "(nothing half-written was kept)")

@@ -65,7 +65,7 @@ def test_add_on_a_full_disk(small_fs: Path) -> None:
     fill(small_fs, leave=1 * MIB)  # the artifact is there; its copy into the cache is not
     out = repo.model("add", ART, check=False)
     assert out.returncode == 1
-    assert_one_clear_line(out.stderr, ".git/model/tmp", "MiB free there")
+    assert_one_clear_line(out.stderr, ".git/model/tmp", "MiB free there of the 3.0 MiB it needed")
     assert not temp_leftovers(repo)
     assert not (repo.root / (ART + ".model.toml")).exists()
     assert repo.model("status", check=False).returncode in (0, 1)  # answers, no traceback
