@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
 from gitmodel import git
 from gitmodel.errors import ConfigError, GitmodelError
 from gitmodel.store import LinkMode
@@ -180,6 +178,8 @@ def _read_document(root: Path) -> tuple[dict[str, Any], str]:
 
 
 def _write_document(root: Path, doc: dict[str, Any], header: str) -> None:
+    import tomli_w  # only writers need it; the hooks read settings on every run
+
     path = root / CONFIG_FILE
     tmp = path.with_name(CONFIG_FILE + ".tmp")
     tmp.write_text(header + tomli_w.dumps(doc), encoding="utf-8")
@@ -353,6 +353,8 @@ def _git_overrides(root: Path) -> dict[str, str]:
 
 def write_default(root: Path) -> bool:
     """Create ``.gitmodel.toml`` with the defaults if it does not exist; True if created."""
+    import tomli_w
+
     path = root / CONFIG_FILE
     if path.exists():
         return False

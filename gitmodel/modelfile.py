@@ -14,8 +14,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 from typing import Any
 
-import tomli_w
-
 from gitmodel.errors import InvalidModelFileError
 
 FORMAT_VERSION = 1
@@ -160,6 +158,8 @@ def dumps(model: ModelFile) -> str:
     }
     if not doc["data"]:
         del doc["data"]
+    import tomli_w  # only `add` writes model files; every hook and filter run reads them
+
     header = "# gitmodel model file, format 1 (docs/model-file.md). Written by `git model add`.\n"
     return header + tomli_w.dumps(doc)
 
