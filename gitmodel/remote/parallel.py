@@ -91,8 +91,9 @@ def run_parallel(items: Sequence[Any], work: Callable[[Any, Progress], None], jo
             pass
     except BaseException:
         cancel.set()
-        _wait_for(all_done, STOP_GRACE_SECONDS)
+        _wait_for(all_done, threads, STOP_GRACE_SECONDS)
         raise
+    _reap(threads)
     real = [e for e in errors if not isinstance(e, Cancelled)]
     if real or errors:
         raise (real or errors)[0]
@@ -101,8 +102,19 @@ def run_parallel(items: Sequence[Any], work: Callable[[Any, Progress], None], jo
 _END = object()
 
 
-def _wait_for(all_done: threading.Event, seconds: float) -> None:
+def _wait_for(all_done: threading.Event, threads: list[threading.Thread],
+              seconds: float) -> None:
     """Wait until every started worker has left (a second Ctrl-C stops waiting)."""
     deadline = time.monotonic() + seconds
     while not all_done.is_set() and time.monotonic() < deadline:
         all_done.wait(0.05)
+    if all_done.is_set():
+        _reap(threads)
+
+
+def _reap(threads: list[threading.Thread]) -> None:
+    """Workers that said they are done are a few instructions from their end: join them, so
+    none is seen alive after this function returns (the first Ctrl-C was handled already)."""
+    for thread in threads:
+        if thread.ident is not None:
+            thread.join(1.0)
