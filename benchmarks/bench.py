@@ -38,11 +38,11 @@ from harness import (
     Env,
     check_source,
     find_dvc,
-    header,
+    format_header,
+    header_fields,
     load_average,
     machine,
     machine_line,
-    read_header,
     rmtree,
     spread,
     write_random,
@@ -172,9 +172,7 @@ class Bench:
 
     def place(self, repo: Path, name: str, source: Path) -> None:
         (repo / name).unlink(missing_ok=True)
-        with open(source, "rb") as src, open(repo / name, "wb") as dst:
-            while chunk := src.read(4 * MIB):
-                dst.write(chunk)
+        shutil.copyfile(source, repo / name)
         # an mtime clearly in the past, so no tool takes the file for racily clean, and a
         # different second each time, so no tool takes a new version for the old one
         self.placed += 1
@@ -742,9 +740,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     failures = [f for r in report.rows for f in r.failures]
     for failure in failures:
         print(f"FAILED: {failure}", file=sys.stderr)
-    head = header(argv, load, described)
+    fields = header_fields(argv, load, described)
+    head = format_header(fields)
     if args.json_out:
-        args.json_out.write_text(json.dumps({"header": read_header(head), "machine": report.machine,
+        args.json_out.write_text(json.dumps({"header": fields, "machine": report.machine,
                                              "args": report.args,
                                              "rows": [asdict(r) for r in report.rows],
                                              "notes": report.notes}, indent=1) + "\n")

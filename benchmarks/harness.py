@@ -108,10 +108,10 @@ def machine_line(tmp: Path | None = None) -> str:
     return ", ".join(parts)
 
 
-def header(argv: Sequence[str], load: str, machine: str) -> str:
-    """The header of a RESULTS file; ``machine`` is :func:`machine_line`'s."""
+def header_fields(argv: Sequence[str], load: str, machine: str) -> dict[str, str]:
+    """The fields of a RESULTS file's header; ``machine`` is :func:`machine_line`'s."""
     commit, dirty = measured_commit()
-    fields = {
+    return {
         "commit": commit,
         "dirty": "yes" if dirty else "no",
         "command": command_line(argv),
@@ -119,7 +119,14 @@ def header(argv: Sequence[str], load: str, machine: str) -> str:
         "machine": machine,
         "load": load,
     }
+
+
+def format_header(fields: dict[str, str]) -> str:
     return "\n".join([HEADER_START, *[f"{k}: {v}" for k, v in fields.items()], "-->", ""])
+
+
+def header(argv: Sequence[str], load: str, machine: str) -> str:
+    return format_header(header_fields(argv, load, machine))
 
 
 def read_header(text: str) -> dict[str, str]:
