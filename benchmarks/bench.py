@@ -4,10 +4,13 @@
 Standard library only. Every scratch repo lives in a temp dir with its own HOME and git config
 (GIT_CONFIG_NOSYSTEM=1, a fixed identity), so the user's configuration is never read or touched.
 
-    python benchmarks/bench.py [--size-mib 512] [--models 300] [--repeat 3] [--only NAME...]
-                               [--json out.json] [--write-results]
+    python benchmarks/bench.py [--size-mib 512] [--models 30 100 300] [--repeat 5]
+                               [--only NAME...] [--json out.json] [--write-results]
 
-See benchmarks/README.md for what each row means.
+Every result is checked, not only timed: each add's record (gitmodel's model file, the LFS
+pointer, the .dvc file) must name the artifact's digest and size, every restored artifact must
+hash to the version checked out, and every status must report the state the repo is in. A check
+that fails marks its row FAILED and makes the run exit 1. See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -16,40 +19,57 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import random
+import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-MIB = 1 << 20
-CHUNK = 4 * MIB
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import (
+    HERE,
+    MIB,
+    Env,
+    check_source,
+    find_dvc,
+    format_header,
+    header_fields,
+    load_average,
+    machine,
+    machine_line,
+    rmtree,
+    spread,
+    write_random,
+    write_results,
+)
+
 TOOLS = ("gitmodel", "lfs", "dvc")
-SECTIONS = ("floor", "add", "switch", "hooks", "commit", "version", "status", "readd", "rss")
-HERE = Path(__file__).resolve().parent
-OBSERVATIONS = "## Observations (by hand)"
+SECTIONS = ("floor", "add", "switch", "hooks", "commit", "status", "readd", "rss")
+RESULTS = HERE / "RESULTS.md"
 
 
 # -- results ------------------------------------------------------------------------------------
 
 @dataclass
 class Row:
-    """One measured quantity: a median per tool (None when not measured) and gitmodel's target."""
+    """One measured quantity: samples per tool, their median, and gitmodel's target."""
 
     key: str
     label: str
     unit: str  # "s", "ms" or "MiB"
-    values: dict[str, float | None] = field(default_factory=dict)
+    values: dict[str, float | None] = field(default_factory=dict)  # medians
     samples: dict[str, list[float]] = field(default_factory=dict)
     target: str = ""
-    limit: float | None = None  # gitmodel's value must be <= limit (same unit) to meet the target
+    limit: float | None = None  # gitmodel's median must be <= limit (same unit) to meet the target
+    floor: float | None = None  # the workload's physical floor (same unit), for the ratio
     met: bool | None = None
+    failures: list[str] = field(default_factory=list)  # checks of the results that failed
     note: str = ""
 
 
@@ -74,125 +94,13 @@ class Report:
                 return r.values.get(tool)
         return None
 
+    @property
+    def failed(self) -> bool:
+        return any(r.failures for r in self.rows)
+
 
 def median(samples: Sequence[float]) -> float:
     return statistics.median(samples)
-
-
-def fmt(value: float | None, unit: str) -> str:
-    if value is None:
-        return "-"
-    if unit == "s":
-        return f"{value:.3f} s"
-    if unit == "ms":
-        return f"{value:.1f} ms"
-    return f"{value:.1f} {unit}"
-
-
-# -- environment ---------------------------------------------------------------------------------
-
-class Env:
-    """An isolated place to build scratch repos and run git, git-lfs, dvc and git-model in."""
-
-    def __init__(self, root: Path, dvc: str | None, lfs: bool) -> None:
-        self.root = root
-        self.home = root / "home"
-        self.home.mkdir(parents=True)
-        self.counter = 0
-        bindir = str(Path(sys.executable).parent)  # the real git-model, not a pyenv shim
-        keep = ("PATH", "LANG", "TERM", "TMPDIR", "USER", "LOGNAME", "SHELL")
-        env = {k: v for k, v in os.environ.items() if k in keep}
-        env["PATH"] = bindir + os.pathsep + env.get("PATH", os.defpath)
-        env.update({
-            "HOME": str(self.home),
-            "XDG_CONFIG_HOME": str(self.home / ".config"),
-            "XDG_CACHE_HOME": str(self.home / ".cache"),
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_AUTHOR_NAME": "Bench Mark",
-            "GIT_AUTHOR_EMAIL": "bench@example.invalid",
-            "GIT_COMMITTER_NAME": "Bench Mark",
-            "GIT_COMMITTER_EMAIL": "bench@example.invalid",
-            "GIT_TERMINAL_PROMPT": "0",
-            "LC_ALL": "C",
-            "DVC_NO_ANALYTICS": "1",
-            "DVC_SITE_CACHE_DIR": str(root / "dvc-site-cache"),
-            "DVC_GLOBAL_CONFIG_DIR": str(self.home / ".config" / "dvc"),
-            "DVC_SYSTEM_CONFIG_DIR": str(root / "dvc-system"),
-        })
-        if dvc:
-            # dvc's hooks run `dvc` from PATH; appended, so its venv's python shadows nothing
-            env["PATH"] += os.pathsep + str(Path(dvc).resolve().parent)
-        self.env = env
-        self.dvc = dvc
-        self.lfs = lfs
-        for key, value in (("user.name", "Bench Mark"), ("user.email", "bench@example.invalid"),
-                           ("init.defaultBranch", "main"), ("advice.detachedHead", "false"),
-                           ("gc.auto", "0"), ("commit.gpgsign", "false")):
-            self.run(["git", "config", "--global", key, value], self.home)
-        if lfs:
-            # filters go into the temp HOME's config; hooks are installed per repo below
-            self.run(["git", "lfs", "install", "--skip-repo"], self.home)
-
-    def run(self, cmd: Sequence[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[bytes]:
-        proc = subprocess.run(list(cmd), cwd=cwd, env=self.env, stdin=subprocess.DEVNULL,
-                              capture_output=True, check=False)
-        if check and proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} (in {cwd}) exited {proc.returncode}:\n"
-                               f"{proc.stdout.decode(errors='replace')}"
-                               f"{proc.stderr.decode(errors='replace')}")
-        return proc
-
-    def timed(self, cmds: Sequence[Sequence[str]], cwd: Path) -> float:
-        """Wall-clock seconds to run ``cmds`` one after another (each must succeed)."""
-        started = time.perf_counter()
-        for cmd in cmds:
-            self.run(cmd, cwd)
-        return time.perf_counter() - started
-
-    def fresh_dir(self, name: str) -> Path:
-        self.counter += 1
-        path = self.root / f"{self.counter:03d}-{name}"
-        path.mkdir()
-        return path
-
-    def new_repo(self, tool: str, name: str) -> Path:
-        """An empty repo with one commit, set up for ``tool`` (gitmodel, lfs, dvc or plain)."""
-        repo = self.fresh_dir(f"{tool}-{name}")
-        self.run(["git", "init", "-q"], repo)
-        (repo / "train.py").write_text("print('train')\n")
-        if tool == "gitmodel":
-            self.run(["git", "model", "install"], repo)
-        elif tool == "lfs":
-            self.run(["git", "lfs", "install", "--local"], repo)
-            self.run(["git", "lfs", "track", "*.bin"], repo)
-        elif tool == "dvc":
-            assert self.dvc
-            self.run([self.dvc, "init", "-q"], repo)
-            self.run([self.dvc, "config", "core.analytics", "false"], repo)
-        self.run(["git", "add", "-A"], repo)
-        self.run(["git", "commit", "-q", "-m", "init"], repo)
-        return repo
-
-    def add_cmds(self, tool: str, name: str, message: str) -> list[list[str]]:
-        """The commands that record artifact ``name`` and commit it."""
-        if tool == "gitmodel":
-            return [["git", "model", "add", name], ["git", "commit", "-q", "-m", message]]
-        if tool == "lfs":
-            return [["git", "add", name], ["git", "commit", "-q", "-m", message]]
-        assert self.dvc
-        return [[self.dvc, "add", "-q", name], ["git", "add", f"{name}.dvc", ".gitignore"],
-                ["git", "commit", "-q", "-m", message]]
-
-
-def write_random(path: Path, size: int, seed: int) -> None:
-    """``size`` pseudo-random bytes from ``seed`` (the same bytes on every run)."""
-    rng = random.Random(seed)
-    with open(path, "wb") as stream:
-        left = size
-        while left:
-            n = min(CHUNK, left)
-            stream.write(rng.randbytes(n))
-            left -= n
 
 
 def drop_dirty() -> None:
@@ -200,26 +108,29 @@ def drop_dirty() -> None:
     os.sync()
 
 
-def rmtree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        while chunk := stream.read(MIB):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
-def tool_version(env: Env, cmd: Sequence[str]) -> str:
-    try:
-        out = env.run(cmd, env.home, check=False)
-    except OSError:
-        return "not found"
-    text = (out.stdout or out.stderr).decode(errors="replace").strip().splitlines()
-    return text[0] if text else "?"
+def md5_of(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as stream:
+        while chunk := stream.read(MIB):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
-def fs_type(path: Path) -> str:
-    try:
-        out = subprocess.run(["df", "--output=fstype", str(path)], capture_output=True, text=True,
-                             check=True).stdout.split()
-        return out[-1]
-    except (OSError, subprocess.CalledProcessError, IndexError):
-        return "unknown"
+def corrupt(path: Path) -> None:
+    """Flip one byte in the middle of ``path`` (--corrupt-restore: a test of these checks)."""
+    with open(path, "r+b") as stream:
+        stream.seek(path.stat().st_size // 2)
+        byte = stream.read(1)
+        stream.seek(-1, os.SEEK_CUR)
+        stream.write(bytes([byte[0] ^ 0xFF]))
 
 
 # -- the benchmarks ------------------------------------------------------------------------------
@@ -234,6 +145,7 @@ class Bench:
         self.source = env.root / f"random-{args.size_mib}MiB.bin"
         self.started = time.time()
         self.placed = 0
+        self.digests: dict[Path, tuple[str, str, int]] = {}  # sha256, md5, size
 
     def log(self, message: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
@@ -243,11 +155,20 @@ class Bench:
         row.samples[tool] = [round(s, 6) for s in scaled]
         row.values[tool] = median(scaled)
 
+    def fail(self, row: Row, tool: str, problem: str) -> None:
+        row.failures.append(f"{tool}: {problem}")
+        self.log(f"FAILED {row.label} / {tool}: {problem}")
+
     def ensure_source(self) -> Path:
         if not self.source.exists():
             self.log(f"writing {self.args.size_mib} MiB of seeded random bytes")
             write_random(self.source, self.size, seed=1)
         return self.source
+
+    def digest(self, path: Path) -> tuple[str, str, int]:
+        if path not in self.digests:
+            self.digests[path] = (sha256_of(path), md5_of(path), path.stat().st_size)
+        return self.digests[path]
 
     def place(self, repo: Path, name: str, source: Path) -> None:
         (repo / name).unlink(missing_ok=True)
@@ -257,26 +178,80 @@ class Bench:
         self.placed += 1
         old = self.started - 100_000 + 2 * self.placed
         os.utime(repo / name, (old, old))
-        # written back before the timed step, as the floor's `cp` source is: otherwise the step
-        # competes with the writeback of this copy and measures the disk (1.4 s against 0.15 s
-        # for the same `cp` here), for every tool alike
+        # written back before the timed step: otherwise the step competes with the writeback of
+        # this copy and measures the disk, for every tool alike
         os.sync()
 
-    # 1. floor
+    # -- checks: each returns what is wrong, or None --------------------------------------------
+    def check_recorded(self, tool: str, repo: Path, name: str, source: Path) -> str | None:
+        """The committed record of ``name`` names ``source``'s digest and size."""
+        sha, md5, size = self.digest(source)
+        got: list[object]
+        want: list[object]
+        if tool == "gitmodel":
+            shown = self.env.run(["git", "show", f"HEAD:{name}.model.toml"], repo, check=False)
+            if shown.returncode != 0:
+                return f"{name}.model.toml is not in the commit"
+            files = tomllib.loads(shown.stdout.decode()).get("files", [])
+            got = [(f.get("path"), f.get("oid"), f.get("size")) for f in files]
+            want = [(name, f"sha256:{sha}", size)]
+        elif tool == "lfs":
+            shown = self.env.run(["git", "show", f"HEAD:{name}"], repo, check=False)
+            text = shown.stdout.decode(errors="replace")
+            got = [(m.group(1), int(n.group(1))) if (m := re.search(r"^oid sha256:(\w+)$", text, re.M))
+                   and (n := re.search(r"^size (\d+)$", text, re.M)) else None]
+            want = [(sha, size)]
+        else:
+            shown = self.env.run(["git", "show", f"HEAD:{name}.dvc"], repo, check=False)
+            text = shown.stdout.decode(errors="replace")
+            got = [(m.group(1), int(n.group(1))) if (m := re.search(r"md5: (\w+)", text))
+                   and (n := re.search(r"size: (\d+)", text)) else None]
+            want = [(md5, size)]
+        if got != want:
+            return f"the commit records {got}, expected {want}"
+        return None
+
+    def check_artifact(self, repo: Path, name: str, source: Path) -> str | None:
+        """The artifact in the work tree has ``source``'s bytes."""
+        path = repo / name
+        if not path.is_file():
+            return f"{name} is missing"
+        got, want = sha256_of(path), self.digest(source)[0]
+        if got != want:
+            return f"{name} has sha256 {got[:12]}, expected {want[:12]} (the version checked out)"
+        return None
+
+    def check_status(self, tool: str, text: str, names: Sequence[str]) -> str | None:
+        """The tool's own status reports every one of ``names`` unchanged."""
+        if tool == "gitmodel":
+            states = {}
+            for line in text.splitlines():
+                parts = line.split()
+                if len(parts) >= 3 and not line.startswith(" "):
+                    states[parts[2]] = parts[0]
+            bad = {n: states.get(n, "absent") for n in names if states.get(n) != "clean"}
+            return f"`git model status` reports {bad}" if bad else None
+        if tool == "lfs":
+            listed = [n for n in names if n in text]
+            return f"`git lfs status` lists {listed} as changed" if listed else None
+        if "up to date" not in text:
+            return f"`dvc status` says {text.strip()[:200]!r}, not up to date"
+        return None
+
+    def check_git_status(self, text: str) -> str | None:
+        return f"`git status --porcelain` reports {text.strip()[:200]!r}" if text.strip() else None
+
+    # 1. the physical floor, measured once per run
     def floor(self) -> None:
         source = self.ensure_source()
-        sha_row = self.report.row("floor.sha256", f"floor: python sha256 of {self.args.size_mib} MiB",
-                                  "s")
-        cp_row = self.report.row("floor.cp", f"floor: cp of {self.args.size_mib} MiB", "s")
-        sum_row = self.report.row("floor.sum", "floor for add (sha256 + cp)", "s")
+        mib = self.args.size_mib
+        sha_row = self.report.row("floor.sha256", f"floor: one sha256 pass over {mib} MiB", "s")
+        cp_row = self.report.row("floor.cp", f"floor: one `cp` of {mib} MiB", "s")
         shas, cps = [], []
-        for _ in range(self.args.repeat):
+        for _ in range(max(self.args.repeat, 5)):
             drop_dirty()
             started = time.perf_counter()
-            digest = hashlib.sha256()
-            with open(source, "rb") as stream:
-                while chunk := stream.read(MIB):
-                    digest.update(chunk)
+            sha256_of(source)
             shas.append(time.perf_counter() - started)
             target = self.env.root / "cp-target.bin"
             drop_dirty()
@@ -284,18 +259,25 @@ class Bench:
             target.unlink()
         self.record(sha_row, "floor", shas)
         self.record(cp_row, "floor", cps)
-        sum_row.values["floor"] = median(shas) + median(cps)
+        both = self.report.row("floor", f"floor of add and switch: max(sha256, cp) of {mib} MiB", "s")
+        both.values["floor"] = max(median(shas), median(cps))
+        binding = "sha256 pass" if median(shas) >= median(cps) else "copy"
+        both.note = f"the {binding} binds"
+
+    def floor_value(self) -> float | None:
+        return self.report.get("floor", "floor")
 
     # 2. add + commit, 7. re-add unchanged
     def add(self, fsync: bool, readd: bool) -> None:
         source = self.ensure_source()
-        floor = self.report.get("floor.sum", "floor")
+        floor = self.floor_value()
         key = "add.fsync" if fsync else "add"
         label = f"add+commit {self.args.size_mib} MiB" + (" (fsync on)" if fsync else "")
         target, limit = "≤ floor + 0.25 s", (floor + 0.25 if floor is not None else None)
         if fsync:
             target, limit = "(informational)", None
         row = self.report.row(key, label, "s", target, limit)
+        row.floor = floor
         tools = ["gitmodel"] if fsync else self.tools
         readd_row = self.report.row("readd", f"re-add unchanged {self.args.size_mib} MiB", "s",
                                     "≤ status of that repo")
@@ -309,14 +291,23 @@ class Bench:
                 self.place(repo, "model.bin", source)
                 drop_dirty()
                 samples.append(self.env.timed(self.env.add_cmds(tool, "model.bin", f"add {i}"), repo))
+                if problem := self.check_recorded(tool, repo, "model.bin", source):
+                    self.fail(row, tool, problem)
+                    break
                 if readd:
                     drop_dirty()
                     again.append(self.env.timed([self.readd_cmd(tool)], repo))
-                    stat.append(self.env.timed([self.status_cmd(tool)], repo))
+                    if problem := self.check_recorded(tool, repo, "model.bin", source):
+                        self.fail(readd_row, tool, problem)
+                    started = time.perf_counter()
+                    out = self.env.run(self.status_cmd(tool), repo)
+                    stat.append(time.perf_counter() - started)
+                    if problem := self.check_status(tool, out.stdout.decode(), ["model.bin"]):
+                        self.fail(readd_status, tool, problem)
                 rmtree(repo)
             self.log(f"add {tool}{' fsync' if fsync else ''}: {median(samples):.3f} s")
             self.record(row, tool, samples)
-            if readd:
+            if readd and again:
                 self.record(readd_row, tool, again)
                 self.record(readd_status, tool, stat)
         if readd:
@@ -338,7 +329,7 @@ class Bench:
         if tool == "lfs":
             return ["git", "lfs", "status"]
         assert self.env.dvc
-        return [self.env.dvc, "status", "-q"]
+        return [self.env.dvc, "status"]
 
     # 3. version switch
     def switch(self) -> None:
@@ -348,6 +339,7 @@ class Bench:
             write_random(second, self.size, seed=2)
         row = self.report.row("switch", f"version switch, {self.args.size_mib} MiB", "s",
                               "≤ 0.45 s", 0.45)
+        row.floor = self.floor_value()
         next_row = self.report.row("switch.status", "next `git status`", "ms", "milliseconds (≤ 20 ms)",
                                    20.0)
         own_row = self.report.row("switch.ownstatus", "next `git model|lfs|dvc status`", "ms")
@@ -363,32 +355,49 @@ class Bench:
             for cmd in self.env.add_cmds(tool, "model.bin", "v2"):
                 self.env.run(cmd, repo)
             v2 = self.env.run(["git", "rev-parse", "HEAD"], repo).stdout.decode().strip()
-            self.switch_samples(tool, repo, v1, v2, second, row, next_row, own_row)
-            if tool == "gitmodel":
+            versions = {v1: source, v2: second}
+            ok = self.switch_samples(tool, repo, versions, row, next_row, own_row)
+            if ok and tool == "gitmodel":
                 self.env.run(["git", "config", "model.link", "hardlink"], repo)
                 for rev in (v1, v2):  # the artifact now in place is a copy; link it once
                     self.env.run(["git", "checkout", "-q", rev], repo)
-                self.switch_samples(tool, repo, v1, v2, second, link_row, None, None)
+                self.switch_samples(tool, repo, versions, link_row, None, None)
             rmtree(repo)
 
-    def switch_samples(self, tool: str, repo: Path, v1: str, v2: str, second: Path, row: Row,
-                       next_row: Row | None, own_row: Row | None) -> None:
+    def switch_samples(self, tool: str, repo: Path, versions: dict[str, Path], row: Row,
+                       next_row: Row | None, own_row: Row | None) -> bool:
+        """Switch back and forth --repeat times, checking every restore; False on a failure."""
         switches, statuses, owns = [], [], []
+        ok = True
         for _ in range(self.args.repeat):
-            for rev in (v1, v2):
+            for rev, expected in versions.items():
                 cmds = [["git", "checkout", "-q", rev]]
                 if tool == "dvc":
                     assert self.env.dvc
                     cmds.append([self.env.dvc, "checkout", "-q"])
                 drop_dirty()
                 switches.append(self.env.timed(cmds, repo))
-                statuses.append(self.env.timed([["git", "status", "--porcelain"]], repo))
-                owns.append(self.env.timed([self.status_cmd(tool)], repo))
-        expected = hashlib.sha256(second.read_bytes()).hexdigest()
-        got = hashlib.sha256((repo / "model.bin").read_bytes()).hexdigest()
-        if expected != got:
-            self.report.notes.append(f"switch/{tool}: the artifact after switching back does not "
-                                     "match v2")
+                if self.args.corrupt_restore:
+                    corrupt(repo / "model.bin")
+                started = time.perf_counter()
+                porcelain = self.env.run(["git", "status", "--porcelain"], repo)
+                statuses.append(time.perf_counter() - started)
+                started = time.perf_counter()
+                own = self.env.run(self.status_cmd(tool), repo)
+                owns.append(time.perf_counter() - started)
+                problem = self.check_artifact(repo, "model.bin", expected)
+                if problem:
+                    self.fail(row, tool, f"after `git checkout {rev[:8]}`: {problem}")
+                    ok = False
+                    break
+                if next_row is not None and (problem := self.check_git_status(
+                        porcelain.stdout.decode(errors="replace"))):
+                    self.fail(next_row, tool, problem)
+                if own_row is not None and (problem := self.check_status(
+                        tool, own.stdout.decode(errors="replace"), ["model.bin"])):
+                    self.fail(own_row, tool, problem)
+            if not ok:
+                break
         self.log(f"switch {tool}: {median(switches):.3f} s, git status "
                  f"{median(statuses) * 1000:.1f} ms")
         self.record(row, tool, switches)
@@ -396,7 +405,7 @@ class Bench:
             self.record(next_row, tool, statuses, 1000)
         if own_row is not None:
             self.record(own_row, tool, owns, 1000)
-
+        return ok
     # 4. hook overhead on a checkout that moves no model file, 5. on a commit of code
     def hook_repo(self, tool: str, kind: str) -> tuple[Path, Path, Path]:
         repo = self.env.new_repo(tool, kind)
@@ -412,6 +421,15 @@ class Bench:
         hooks = repo / ".git" / "hooks"
         off = repo / ".git" / "hooks.off"
         return repo, hooks, off
+
+    def hook_overhead(self, row: Row, base: Row, tool: str, with_hooks: list[float],
+                      without: list[float]) -> None:
+        """The median with hooks minus the median without; the spread is each run with hooks
+        minus that same median without."""
+        floor = median(without)
+        row.samples[tool] = [round((s - floor) * 1000, 3) for s in with_hooks]
+        row.values[tool] = (median(with_hooks) - floor) * 1000
+        self.record(base, tool, without, 1000)
 
     def hooks(self) -> None:
         n = self.args.hook_repeat
@@ -436,11 +454,10 @@ class Bench:
                                  repo)
                     if not enabled:
                         off.rename(hooks)
-            diff = (median(with_hooks) - median(without)) * 1000
-            row.values[tool] = diff
-            row.samples[tool] = [round(s * 1000, 3) for s in with_hooks]
-            self.record(base, tool, without, 1000)
-            self.log(f"hooks checkout {tool}: +{diff:.1f} ms")
+            self.hook_overhead(row, base, tool, with_hooks, without)
+            if problem := self.check_artifact(repo, "model.bin", self.env.root / "small-model.bin"):
+                self.fail(row, tool, problem)
+            self.log(f"hooks checkout {tool}: +{row.values[tool]:.1f} ms")
             rmtree(repo)
 
     def commit(self) -> None:
@@ -463,28 +480,23 @@ class Bench:
                     samples.append(self.env.timed([["git", "commit", "-q", "-m", f"c{counter}"]], repo))
                     if not enabled:
                         off.rename(hooks)
-            diff = (median(with_hooks) - median(without)) * 1000
-            row.values[tool] = diff
-            row.samples[tool] = [round(s * 1000, 3) for s in with_hooks]
-            self.record(base, tool, without, 1000)
-            self.log(f"hooks commit {tool}: +{diff:.1f} ms")
+            self.hook_overhead(row, base, tool, with_hooks, without)
+            if problem := self.check_artifact(repo, "model.bin", self.env.root / "small-model.bin"):
+                self.fail(row, tool, problem)
+            self.log(f"hooks commit {tool}: +{row.values[tool]:.1f} ms")
             rmtree(repo)
 
-    # 6. --version, status of N unchanged models
-    def version(self) -> None:
-        row = self.report.row("version", "`--version`", "s", "≤ 0.12 s", 0.12)
-        cmds = {"gitmodel": ["git", "model", "--version"], "lfs": ["git", "lfs", "version"],
-                "dvc": [self.env.dvc or "dvc", "--version"]}
-        for tool in self.tools:
-            self.env.run(cmds[tool], self.env.home)  # warm the page cache
-            samples = [self.env.timed([cmds[tool]], self.env.home)
-                       for _ in range(max(self.args.repeat, 10))]
-            self.record(row, tool, samples)
-
+    # 6. status of N unchanged models, at several N
     def status(self) -> None:
-        n = self.args.models
-        row = self.report.row("status", f"status, {n} unchanged models", "s", "≤ 0.25 s", 0.25)
-        add_row = self.report.row("status.add", f"add {n} small models in one call (setup)", "s")
+        for n in self.args.models:
+            self.status_at(n)
+
+    def status_at(self, n: int) -> None:
+        limit = 0.25 if n <= 300 else None
+        row = self.report.row(f"status.{n}", f"status, {n} unchanged models", "s",
+                              "≤ 0.25 s at ≤ 300" if limit else "", limit)
+        add_row = self.report.row(f"status.add.{n}", f"add {n} small models in one call (setup)",
+                                  "s")
         for tool in self.tools:
             repo = self.env.new_repo(tool, "status")
             models = repo / "models"
@@ -505,11 +517,17 @@ class Bench:
                 assert self.env.dvc
                 cmds = [[self.env.dvc, "add", "-q", *names], ["git", "add", "-A"],
                         ["git", "commit", "-q", "-m", "models"]]
-            add_row.values[tool] = self.env.timed(cmds, repo)
+            self.record(add_row, tool, [self.env.timed(cmds, repo)])
             self.env.run(self.status_cmd(tool), repo)  # warm
-            samples = [self.env.timed([self.status_cmd(tool)], repo)
-                       for _ in range(max(self.args.repeat, 5))]
-            self.log(f"status {tool}: {median(samples):.3f} s")
+            samples = []
+            for _ in range(max(self.args.repeat, 5)):
+                started = time.perf_counter()
+                out = self.env.run(self.status_cmd(tool), repo)
+                samples.append(time.perf_counter() - started)
+                if problem := self.check_status(tool, out.stdout.decode(errors="replace"), names):
+                    self.fail(row, tool, problem)
+                    break
+            self.log(f"status {n} {tool}: {median(samples):.3f} s")
             self.record(row, tool, samples)
             rmtree(repo)
 
@@ -525,18 +543,24 @@ class Bench:
             self.log(f"writing {size_mib} MiB for the RSS run")
             write_random(big, size_mib * MIB, seed=5)
         for tool in self.tools:
-            repo = self.env.new_repo(tool, "rss")
-            self.place(repo, "model.bin", big)
-            cmd = self.env.add_cmds(tool, "model.bin", "rss")[0]
-            probe = ("import resource, subprocess, sys\n"
-                     "code = subprocess.run(sys.argv[1:]).returncode\n"
-                     "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
-                     "sys.exit(code)\n")
-            out = self.env.run([sys.executable, "-c", probe, *cmd], repo)
-            kib = int(out.stdout.decode().split()[-1])
-            row.values[tool] = kib / 1024
-            self.log(f"rss {tool}: {kib / 1024:.1f} MiB")
-            rmtree(repo)
+            samples = []
+            for i in range(min(self.args.repeat, 3)):
+                repo = self.env.new_repo(tool, "rss")
+                self.place(repo, "model.bin", big)
+                cmds = self.env.add_cmds(tool, "model.bin", "rss")
+                probe = ("import resource, subprocess, sys\n"
+                         "code = subprocess.run(sys.argv[1:]).returncode\n"
+                         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+                         "sys.exit(code)\n")
+                out = self.env.run([sys.executable, "-c", probe, *cmds[0]], repo)
+                samples.append(int(out.stdout.decode().split()[-1]) / 1024)
+                for cmd in cmds[1:]:
+                    self.env.run(cmd, repo)
+                if i == 0 and (problem := self.check_recorded(tool, repo, "model.bin", big)):
+                    self.fail(row, tool, problem)
+                rmtree(repo)
+            self.record(row, tool, samples)
+            self.log(f"rss {tool}: {median(samples):.1f} MiB")
         if big != self.source:
             big.unlink()
 
@@ -553,91 +577,52 @@ def judge(report: Report) -> None:
             row.met = value <= row.limit
 
 
+def cell(row: Row, tool: str) -> str:
+    samples = row.samples.get(tool)
+    value = row.values.get(tool)
+    if value is None:
+        return "-"
+    text = spread(samples, row.unit) if samples and len(samples) > 1 else spread([value], row.unit)
+    if len(samples or []) == 1:
+        text = text.split(" (")[0]
+    if row.floor and tool != "floor":
+        text += f" = {value / row.floor:.1f}x floor"
+    return text
+
+
 def table(report: Report) -> str:
     used = [(k, h) for k, h in COLUMNS if any(r.values.get(k) is not None for r in report.rows)]
-    header = ["what", *[h for _, h in used], "target (gitmodel)", "met"]
-    lines = [header]
+    header_row = ["what", *[h for _, h in used], "target (gitmodel median)", "met"]
+    lines = [header_row]
     for row in report.rows:
+        if not row.values and not row.failures:
+            continue  # a row of a section that did not run
         met = "" if row.met is None else ("yes" if row.met else "NO")
+        if row.failures:
+            met = "FAILED"
         target = row.target
         if row.limit is not None and ("floor" in target or "status" in target):
-            target = f"{target} = {fmt(row.limit, row.unit)}"
-        lines.append([row.label, *[fmt(row.values.get(k), row.unit) for k, _ in used], target, met])
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    out = ["| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)) + " |"
+            target = f"{target} = {spread([row.limit], row.unit).split(' (')[0]}"
+        label = row.label + (f" ({row.note})" if row.note and row.key == "floor" else "")
+        lines.append([label, *[cell(row, k) for k, _ in used], target, met])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header_row))]
+    out = ["| " + " | ".join(cell_.ljust(widths[i]) for i, cell_ in enumerate(line)) + " |"
            for line in lines]
     out.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(out)
 
 
-def machine(env: Env, tmp: Path) -> dict[str, str]:
-    git_version = tool_version(env, ["git", "--version"])
-    info = {
-        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "nproc": str(os.cpu_count()),
-        "cpu": _cpu_model(),
-        "memory": _memory(),
-        "os": platform.platform(),
-        "python": f"{platform.python_version()} ({sys.executable})",
-        "git": git_version,
-        "temp dir": str(tmp),
-        "temp dir filesystem": fs_type(tmp),
-        "gitmodel": tool_version(env, ["git", "model", "--version"]),
-        "gitmodel source": _source_revision(),
-        "git-lfs": tool_version(env, ["git", "lfs", "version"]) if env.lfs else "not installed",
-        "dvc": tool_version(env, [env.dvc, "--version"]) if env.dvc else "not installed",
-    }
-    return info
-
-
-def _source_revision() -> str:
-    """The commit of the gitmodel source being measured (an editable install runs the work tree)."""
-    import gitmodel  # type: ignore[import-not-found,unused-ignore]
-
-    folder = Path(gitmodel.__file__).resolve().parent
-    # read-only: GIT_OPTIONAL_LOCKS=0 keeps `git status` from rewriting that repo's index
-    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
-
-    def git(*args: str) -> str:
-        proc = subprocess.run(["git", *args], cwd=folder, env=env, capture_output=True, text=True,
-                              check=False)
-        return proc.stdout.strip() if proc.returncode == 0 else ""
-
-    head = git("rev-parse", "--short=12", "HEAD") or "unknown commit"
-    dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".")
-    return f"{folder} at {head}" + (" + uncommitted edits" if dirty else "")
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _memory() -> str:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                return f"{int(line.split()[1]) // 1024} MiB"
-    except OSError:
-        pass
-    return "unknown"
-
-
-def results_markdown(report: Report) -> str:
-    args = report.args
+def results_markdown(report: Report, argv: Sequence[str]) -> str:
+    failures = [f for r in report.rows for f in r.failures]
     lines = [
         "# Benchmark results",
         "",
-        "Written by `python benchmarks/bench.py --write-results` "
-        f"(`--size-mib {args['size_mib']} --models {args['models']} --repeat {args['repeat']} "
-        f"--hook-repeat {args['hook_repeat']} --rss-mib {args['rss_mib']}`). "
-        "Wall-clock medians; the page cache is warm (the files were just written), and "
-        "`sync` runs before each timed add and switch. What each row means: README.md.",
+        "Written by the command in the header above (`bench.py --write-results`). Each cell: the "
+        "median wall-clock time over the runs, with min-max; a target is met only when "
+        "gitmodel's median meets it. Every add's record, every restored artifact and every "
+        "status output was checked (README.md, \"What is checked\"); a FAILED row is a result "
+        "that was wrong. `results.json` has every sample. The page cache is warm (the files "
+        "were just written), and `sync` runs before each timed add and switch.",
         "",
         "## Machine",
         "",
@@ -648,24 +633,20 @@ def results_markdown(report: Report) -> str:
         table(report),
         "",
     ]
-    if report.notes:
-        lines += ["## Notes", "", *[f"- {n}" for n in report.notes], ""]
+    notes = [*report.notes, *(f"check failed: {f}" for f in failures)]
+    if notes:
+        lines += ["## Notes", "", *[f"- {n}" for n in notes], ""]
     return "\n".join(lines)
 
 
 # -- main ----------------------------------------------------------------------------------------
 
-def find_dvc(given: str | None) -> str | None:
-    if given:
-        return given if Path(given).exists() or shutil.which(given) else None
-    return shutil.which("dvc")
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--size-mib", type=int, default=512, help="artifact size for add/switch")
-    parser.add_argument("--models", type=int, default=300, help="model count for status")
-    parser.add_argument("--repeat", type=int, default=3, help="repetitions of the slow steps")
+    parser.add_argument("--models", type=int, nargs="+", default=[30, 100, 300],
+                        help="model counts for the status growth curve")
+    parser.add_argument("--repeat", type=int, default=5, help="repetitions of the slow steps")
     parser.add_argument("--hook-repeat", type=int, default=30,
                         help="repetitions of each hook-overhead checkout/commit")
     parser.add_argument("--rss-mib", type=int, default=2048, help="artifact size for peak RSS")
@@ -678,12 +659,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, dest="json_out", help="write all numbers here")
     parser.add_argument("--write-results", action="store_true",
                         help="write benchmarks/RESULTS.md with the machine description")
+    parser.add_argument("--results", type=Path, default=RESULTS, help=argparse.SUPPRESS)
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")
+    # a test of the checks themselves (tests/test_benchmarks.py): damage every restored artifact
+    parser.add_argument("--corrupt-restore", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
+    load = load_average()
     sections = args.only or list(SECTIONS)
     report = Report(args={k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()})
     tools = ["gitmodel"]
@@ -701,15 +687,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             report.notes.append("dvc not found (give --dvc PATH or put it on PATH): its columns "
                                 "are skipped")
-    if shutil.which("git-model", path=str(Path(sys.executable).parent)) is None:
+    bindir = str(Path(sys.executable).parent)
+    if not (Path(bindir) / "git-model").exists():
         print("git-model is not installed beside this Python; run `pip install -e .` first",
               file=sys.stderr)
+        return 2
+    if args.write_results and (problem := check_source(bindir)):
+        print(f"refusing to write results: {problem}", file=sys.stderr)
         return 2
     tmp = Path(tempfile.mkdtemp(prefix="gitmodel-bench-", dir=args.tmpdir))
     try:
         env = Env(tmp, dvc, lfs)
         report.machine = machine(env, tmp)
+        report.machine["load average at the start"] = load
+        described = machine_line(tmp)
         bench = Bench(env, report, args, tools)
+
         def add() -> None:
             bench.add(fsync=False, readd="readd" in sections)
             bench.add(fsync=True, readd=False)
@@ -725,16 +718,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             "switch": bench.switch,
             "hooks": bench.hooks,
             "commit": bench.commit,
-            "version": bench.version,
             "status": bench.status,
             "rss": bench.rss,
         }
-        if ("add" in sections or "readd" in sections) and "floor" not in sections:
+        if {"add", "readd", "switch"} & set(sections) and "floor" not in sections:
             bench.floor()
         for name in SECTIONS:
             if name in sections:
                 bench.log(f"== {name}")
                 steps[name]()
+        report.machine["load average at the end"] = load_average()
     finally:
         if args.keep:
             print(f"kept {tmp}", file=sys.stderr)
@@ -744,19 +737,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table(report))
     for note in report.notes:
         print(f"note: {note}")
+    failures = [f for r in report.rows for f in r.failures]
+    for failure in failures:
+        print(f"FAILED: {failure}", file=sys.stderr)
+    fields = header_fields(argv, load, described)
+    head = format_header(fields)
     if args.json_out:
-        args.json_out.write_text(json.dumps({"machine": report.machine, "args": report.args,
+        args.json_out.write_text(json.dumps({"header": fields, "machine": report.machine,
+                                             "args": report.args,
                                              "rows": [asdict(r) for r in report.rows],
-                                             "notes": report.notes}, indent=2) + "\n")
+                                             "notes": report.notes}, indent=1) + "\n")
     if args.write_results:
-        results = HERE / "RESULTS.md"
-        kept = ""  # a hand-written section at the end survives a rewrite
-        if results.exists():
-            old = results.read_text(encoding="utf-8")
-            if OBSERVATIONS in old:
-                kept = old[old.index(OBSERVATIONS):]
-        results.write_text(results_markdown(report) + ("\n" + kept if kept else ""), encoding="utf-8")
-    return 0
+        write_results(args.results, head, results_markdown(report, argv))
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
 Times, as a user runs them (a fresh process each time, through `git model`):
 
     git model --version                       target <= 0.05 s  (git lfs version, dvc --version)
+    git model -h (Typer builds the whole CLI) (informational)   (git lfs help, dvc -h)
+    git model add of one small (4 KiB) file   (informational)   (git add with LFS, dvc add)
     git model status, 1 model                 target <= 0.10 s  (git lfs status, dvc status)
     git model status, N unchanged models      target <= 0.15 s at 300
     git model list, a few models and versions target <= 0.10 s  (git lfs ls-files, dvc list .)
@@ -35,16 +37,26 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import Env, find_dvc, machine, rmtree, tool_version
+from harness import (
+    HERE,
+    Env,
+    check_source,
+    find_dvc,
+    header,
+    load_average,
+    machine,
+    machine_line,
+    rmtree,
+    tool_version,
+    write_results,
+)
 
-HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS-latency.md"
-OBSERVATIONS = "## Observations (by hand)"
 GIT_COMPLETION = Path("/usr/share/bash-completion/completions/git")
 
 
@@ -95,13 +107,19 @@ class Latency:
             env["PATH"] = self.variants[column] + os.pathsep + env["PATH"]
         return env
 
-    def measure(self, row: Row, commands: dict[str, tuple[list[str], Path]]) -> None:
-        """Run each column's command --repeat times, interleaved, after one warm-up run."""
+    def measure(self, row: Row, commands: dict[str, tuple[list[str], Path]],
+                prepare: Callable[[str, Path], None] | None = None) -> None:
+        """Run each column's command --repeat times, interleaved, after one warm-up run;
+        ``prepare(column, cwd)`` runs, untimed, before each."""
         for column, (cmd, cwd) in commands.items():
+            if prepare:
+                prepare(column, cwd)
             run_timed(cmd, cwd, self.env_for(column))
             row.cells[column] = []
         for _ in range(self.args.repeat):
             for column, (cmd, cwd) in commands.items():
+                if prepare:
+                    prepare(column, cwd)
                 row.cells[column].append(run_timed(cmd, cwd, self.env_for(column)))
         self.rows.append(row)
         summary = ", ".join(f"{c} {statistics.median(s.wall for s in row.cells[c]):.3f} s"
@@ -191,7 +209,14 @@ class Latency:
                            **self.peers(["git", "lfs", "version"], [dvc, "--version"] if dvc
                                         else None, scratch, scratch)})
 
+        # -h builds every Typer command: the path --version skips, so time both
+        row = Row("help", "`-h` (Typer builds the whole CLI)")
+        self.measure(row, {**self.gitmodel_cmds(["-h"], scratch),
+                           **self.peers(["git", "lfs", "help"], [dvc, "-h"] if dvc else None,
+                                        scratch, scratch)})
+
         tools = ["gitmodel", *(["lfs"] if env.lfs else []), *(["dvc"] if dvc else [])]
+        self.small_add(tools)
         for n, target in ((1, 0.10), (self.args.models, 0.15)):
             repos = {tool: self.repo(tool, n) for tool in tools}
             row = Row(f"status{n}", f"status, {n} unchanged model(s)", target)
@@ -216,6 +241,31 @@ class Latency:
                           "listing each has (`git lfs ls-files`, `dvc list .`) on a repo of as "
                           "many files.")
         self.completion(reg)
+
+    def small_add(self, tools: list[str]) -> None:
+        """`add` of one 4 KiB file whose bytes change before every run (a new version each)."""
+        repos = {tool: self.repo(tool, 1) for tool in tools}
+        rng = random.Random(7)
+        old = time.time() - 10
+
+        def prepare(column: str, cwd: Path) -> None:
+            path = cwd / "models" / ("small.bin" if column in ("git-lfs", "dvc") else "small.pt")
+            path.write_bytes(rng.randbytes(4096))
+            os.utime(path, (old, old))
+
+        dvc = self.env.dvc
+        lfs_repo, dvc_repo = repos.get("lfs"), repos.get("dvc")
+        row = Row("add", "add of one small file (4 KiB, new bytes each run)")
+        cmds = {label: (["git", "model", "add", "models/small.pt"], repos["gitmodel"])
+                for label in self.variants}
+        cmds.update(self.peers(["git", "add", "models/small.bin"],
+                               [dvc, "add", "-q", "models/small.bin"] if dvc else None,
+                               lfs_repo, dvc_repo))
+        self.measure(row, cmds, prepare)
+        prepare("gitmodel", repos["gitmodel"])
+        self.git_processes(row, ["git", "model", "add", "models/small.pt"], repos["gitmodel"])
+        for repo in repos.values():
+            rmtree(repo)
 
     def completion(self, repo: Path) -> None:
         """One TAB, timed inside one bash (its start-up is not part of a TAB)."""
@@ -309,11 +359,9 @@ def results_markdown(bench: Latency, info: dict[str, str]) -> str:
     return "\n".join([
         "# Everyday latency",
         "",
-        "Written by `python benchmarks/bench_latency.py --write-results` "
-        f"(`--models {a.models} --few {a.few} --versions {a.versions} --repeat {a.repeat}"
-        + "".join(f" --git-model {k}={v}" for k, v in bench.variants.items()) + "`"
-        + (", bytecode compiled first" if not a.no_compile else ", bytecode as installed")
-        + "). Each cell: the median wall-clock time of a fresh process, with min-max over the "
+        "Written by the command in the header above"
+        + (" (bytecode compiled first)" if not a.no_compile else " (bytecode as installed)")
+        + ". Each cell: the median wall-clock time of a fresh process, with min-max over the "
         "runs, tools interleaved; the JSON (`--json`) has every sample with its CPU time. "
         "`met` judges the first gitmodel column.",
         "",
@@ -363,13 +411,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
+    load = load_average()
     variants: dict[str, str] = {}
     for item in args.git_model or [f"this={Path(sys.executable).parent}"]:
         label, sep, folder = item.partition("=")
         if not sep or not (Path(folder) / "git-model").exists():
             sys.exit(f"--git-model {item}: expected LABEL=DIR with DIR/git-model")
         variants[label] = str(Path(folder).absolute())
+    if args.write_results and (problem := check_source(next(iter(variants.values())))):
+        sys.exit(f"refusing to write results: {problem}")
     dvc = find_dvc(args.dvc)
     lfs = not args.no_lfs and subprocess.run(["git", "lfs", "version"], capture_output=True,
                                              check=False).returncode == 0
@@ -390,6 +442,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench.notes.append("dvc column skipped: dvc not found (pass --dvc PATH)")
         bench.run_all()
         info = machine(env, tmp)
+        info["load average at the start"] = load
+        info["load average at the end"] = load_average()
+        described = machine_line(tmp)
         for label, folder in variants.items():
             info[f"gitmodel ({label})"] = (tool_version(env, [str(Path(folder) / "git-model"),
                                                              "--version"]) + f" in {folder}")
@@ -404,11 +459,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                       for c, ss in r.cells.items()}} for r in bench.rows],
             }, indent=1))
         if args.write_results:
-            kept = ""  # the hand-written part (profile findings) survives a rewrite
-            if RESULTS.exists() and OBSERVATIONS in RESULTS.read_text():
-                kept = OBSERVATIONS + RESULTS.read_text().split(OBSERVATIONS, 1)[1]
-            RESULTS.write_text(results_markdown(bench, info) + "\n" + kept)
-            print(f"wrote {RESULTS}", file=sys.stderr)
+            write_results(RESULTS, header(argv, load, described), results_markdown(bench, info))
     finally:
         if args.keep:
             print(f"kept {tmp}", file=sys.stderr)

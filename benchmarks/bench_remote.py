@@ -1,6 +1,7 @@
-"""Remote transfer throughput: gitmodel push/fetch against raw s3fs put/get, same loopback server.
+"""Remote costs: S3 throughput against raw s3fs, and the pre-push hook's "nothing new" paths.
 
-    python benchmarks/bench_remote.py [--big-mib 512] [--small 200] [--repeat 2]
+    python benchmarks/bench_remote.py [--big-mib 512] [--small 200] [--repeat 3]
+                                      [--hook-repeat 15] [--write-results]
 
 Starts moto's S3 server in a separate process on 127.0.0.1 (so the server does not share the
 client's GIL), then for a single large object and for many 1 MiB objects measures:
@@ -10,8 +11,13 @@ client's GIL), then for a single large object and for many 1 MiB objects measure
 * gitmodel: :func:`gitmodel.remote.push_objects` / :func:`fetch_objects` (existence check per
   batch, parallel jobs, and on fetch a sha256 verification before the object enters the cache).
 
-Then a partial fetch of one of two versions, counting the bytes moved and the oids in the cache.
-Prints a Markdown table (benchmarks/RESULTS-remote.md holds a run).
+raw and gitmodel interleaved, --repeat times each (median with min-max). Then a partial fetch of
+one of two versions, counting the bytes moved and the oids in the cache. Then the installed
+pre-push hook, run as git runs it (remote name and URL as arguments, the pushed refs on stdin),
+for the pushes that have nothing new to upload: a branch whose new commits touch no model file,
+a version tag made by `git model tag` (Model-Oid trailers, objects cached and recorded), and a
+tag made by hand (no trailers: Python decides); each path is checked (`sh -x` shows whether
+Python started), beside a bare Python start. Results: benchmarks/RESULTS-remote.md.
 """
 
 from __future__ import annotations
@@ -21,19 +27,35 @@ import hashlib
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import (
+    HERE,
+    Env,
+    check_source,
+    header,
+    load_average,
+    machine_line,
+    spread,
+    write_results,
+)
 
 from gitmodel.remote import Need, fetch_objects, open_remote, push_objects
 from gitmodel.store import ObjectStore
+
+RESULTS = HERE / "RESULTS-remote.md"
+ZERO = "0" * 40
 
 MIB = 1 << 20
 
@@ -74,23 +96,87 @@ def write_random(path: Path, size: int, seed: int) -> None:
             counter += 1
 
 
-def timed(fn: Callable[[], object], repeat: int, reset: Callable[[], None]) -> float:
-    best = float("inf")
+def interleaved(pairs: Sequence[tuple[Callable[[], object], Callable[[], None]]],
+                repeat: int) -> list[list[float]]:
+    """Samples of each (fn, reset) pair, the pairs taking turns ``repeat`` times."""
+    out: list[list[float]] = [[] for _ in pairs]
     for _ in range(repeat):
-        reset()
+        for samples, (fn, reset) in zip(out, pairs, strict=True):
+            reset()
+            started = time.perf_counter()
+            fn()
+            samples.append(time.perf_counter() - started)
+    return out
+
+
+def hook_paths(work: Path, repeat: int) -> tuple[dict[str, list[float]], list[str]]:
+    """The installed pre-push hook on pushes with nothing new, each path checked."""
+    env = Env(work / "hook-env", None, False)
+    origin = env.fresh_dir("origin.git")
+    env.run(["git", "init", "-q", "--bare"], origin)
+    repo = env.fresh_dir("work")
+    run = env.run
+    run(["git", "init", "-q"], repo)
+    run(["git", "model", "install"], repo)
+    run(["git", "model", "remote", "add", "origin", str(work / "store"), "--create", "--default"],
+        repo)
+    (repo / "train.py").write_text("print('train')\n")
+    (repo / "model.bin").write_bytes(os.urandom(1 << 20))
+    run(["git", "model", "add", "model.bin"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-q", "-m", "model"], repo)
+    run(["git", "remote", "add", "origin", str(origin)], repo)
+    run(["git", "model", "tag", "model", "v1.0.0"], repo)
+    run(["git", "tag", "-a", "model@v2.0.0", "-m", "made by hand"], repo)
+    # the push through the hook uploads the object and records it for the model remote
+    run(["git", "push", "-q", "origin", "main", "model@v1.0.0"], repo)
+    (repo / "train.py").write_text("print('train 2')\n")
+    run(["git", "commit", "-q", "-am", "code only"], repo)
+
+    def rev(ref: str) -> str:
+        return run(["git", "rev-parse", ref], repo).stdout.decode().strip()
+
+    cases: dict[str, tuple[str, bool]] = {
+        "branch": (f"refs/heads/main {rev('HEAD')} refs/heads/main {rev('origin/main')}", False),
+        "tag": (f"refs/tags/model@v1.0.0 {rev('model@v1.0.0')} refs/tags/model@v1.0.0 {ZERO}",
+                False),
+        "hand tag": (f"refs/tags/model@v2.0.0 {rev('model@v2.0.0')} refs/tags/model@v2.0.0 {ZERO}",
+                     True),
+    }
+    hook = str(repo / ".git" / "hooks" / "pre-push")
+    problems = []
+    for key, (line, needs_python) in cases.items():
+        traced = run(["sh", "-x", hook, "origin", str(origin)], repo, stdin=line.encode() + b"\n")
+        started_python = b"gitmodel.hook" in traced.stderr
+        if started_python != needs_python:
+            problems.append(f"pre-push {key}: Python {'started' if started_python else 'did not start'}"
+                            f", expected it {'to' if needs_python else 'not to'}")
+    python = str(Path(sys.executable).parent / "python")
+    samples: dict[str, list[float]] = {k: [] for k in [*cases, "python"]}
+    for _ in range(repeat):
+        for key, (line, _) in cases.items():
+            started = time.perf_counter()
+            run([hook, "origin", str(origin)], repo, stdin=line.encode() + b"\n")
+            samples[key].append(time.perf_counter() - started)
         started = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - started)
-    return best
+        run([python, "-c", "pass"], repo)
+        samples["python"].append(time.perf_counter() - started)
+    return samples, problems
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser()
     parser.add_argument("--big-mib", type=int, default=512)
     parser.add_argument("--small", type=int, default=200)
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--hook-repeat", type=int, default=15)
     parser.add_argument("--jobs", type=int, default=8)
-    args = parser.parse_args()
+    parser.add_argument("--write-results", action="store_true", help=f"rewrite {RESULTS.name}")
+    args = parser.parse_args(argv)
+    if args.write_results and (problem := check_source(str(Path(sys.executable).parent))):
+        sys.exit(f"refusing to write results: {problem}")
+    load = load_average()
 
     server, endpoint = start_server()
     os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
@@ -100,7 +186,7 @@ def main() -> None:
     fs = s3fs.S3FileSystem(endpoint_url=endpoint, skip_instance_cache=True)
     fs.mkdir("bench")
     work = Path(tempfile.mkdtemp(prefix="gitmodel-bench-remote-"))
-    rows: list[tuple[str, float, float, int]] = []
+    rows: list[tuple[str, list[float], list[float], int]] = []
     try:
         src = ObjectStore(work / "src")
         cases: dict[str, list[Need]] = {}
@@ -142,8 +228,8 @@ def main() -> None:
             def gm_push(case: list[Need] = case, remote: Any = remote) -> None:
                 push_objects(src, remote, case, jobs=args.jobs)
 
-            raw_up = timed(raw_put, args.repeat, clear("raw"))
-            gm_up = timed(gm_push, args.repeat, clear("gm"))
+            raw_up, gm_up = interleaved([(raw_put, clear("raw")), (gm_push, clear("gm"))],
+                                        args.repeat)
 
             def clear_down(down: Path = down) -> None:
                 shutil.rmtree(down, ignore_errors=True)
@@ -159,8 +245,8 @@ def main() -> None:
             def gm_fetch(case: list[Need] = case, down: Path = down, remote: Any = remote) -> None:
                 fetch_objects(ObjectStore(down / "cache"), remote, case, jobs=args.jobs)
 
-            raw_down = timed(raw_get, args.repeat, clear_down)
-            gm_down = timed(gm_fetch, args.repeat, clear_down)
+            raw_down, gm_down = interleaved([(raw_get, clear_down), (gm_fetch, clear_down)],
+                                            args.repeat)
             rows.append((f"push {label}", raw_up, gm_up, total))
             rows.append((f"pull {label}", raw_down, gm_down, total))
 
@@ -175,18 +261,75 @@ def main() -> None:
                         f"{report.bytes / MIB:.0f} MiB = that version's "
                         f"{sum(n.size for n in v1) / MIB:.0f} MiB; cache holds exactly its oids: "
                         f"{exact}")
+        hooks, problems = hook_paths(work, args.hook_repeat)
+        described = machine_line(work)
     finally:
         server.kill()
         shutil.rmtree(work, ignore_errors=True)
 
-    print("| transfer | raw s3fs | gitmodel | raw MiB/s | gitmodel MiB/s | gitmodel / raw |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    import botocore  # type: ignore[import-untyped]
+    import fsspec
+    import moto
+
+    med = statistics.median
+
+    def ms(key: str) -> str:
+        return spread([x * 1000 for x in hooks[key]], "ms")
+    lines = [
+        "# Remote benchmarks",
+        "",
+        "Written by the command in the header above. Each cell: the median over the runs with "
+        "min-max, raw s3fs and gitmodel taking turns. The S3 server is moto's "
+        "`ThreadedMotoServer` in its own process on 127.0.0.1; both clients talk to it in the "
+        f"same run. gitmodel runs with `--jobs {args.jobs}`; its pull includes the sha256 "
+        "verification of every object before it enters the cache, its push the one existence "
+        "check of the batch.",
+        "",
+        f"- machine: {described}",
+        f"- s3fs/fsspec {fsspec.__version__}, botocore {botocore.__version__}, "
+        f"moto {moto.__version__}",
+        f"- load average at the start: {load}; at the end: {load_average()}",
+        "",
+        "## S3 transfers against raw s3fs",
+        "",
+        "| transfer | raw s3fs | gitmodel | raw MiB/s | gitmodel MiB/s | gitmodel / raw "
+        "(medians) | met (≥ 80 %) |",
+        "| --- | --- | --- | ---: | ---: | ---: | --- |",
+    ]
     for label, raw, gm, total in rows:
-        print(f"| {label} | {raw:.2f} s | {gm:.2f} s | {total / MIB / raw:.0f} | "
-              f"{total / MIB / gm:.0f} | {100 * raw / gm:.0f} % |")
-    print()
-    print(partial_line)
+        ratio = med(raw) / med(gm)
+        lines.append(f"| {label} | {spread(raw)} | {spread(gm)} | {total / MIB / med(raw):.0f} | "
+                     f"{total / MIB / med(gm):.0f} | {100 * ratio:.0f} % | "
+                     f"{'yes' if ratio >= 0.8 else 'NO'} |")
+    lines += [
+        "",
+        partial_line,
+        "",
+        "## pre-push hook, nothing new to upload",
+        "",
+        "A 1 MiB model pushed once through the hook to a directory model remote, then the "
+        "installed hook run as git runs it for each push below (which path ran is checked "
+        "with `sh -x`: whether it started Python).",
+        "",
+        "| push | time | what runs |",
+        "| --- | --- | --- |",
+        f"| a branch whose new commits touch no model file | {ms('branch')} "
+        "| sh + one `git log` |",
+        f"| a version tag from `git model tag`, objects cached and recorded | "
+        f"{ms('tag')} | sh + a few git calls, no Python |",
+        f"| a version tag made by hand (no Model-Oid trailers) | {ms('hand tag')} "
+        "| Python + gitmodel's core, no backend import, no request |",
+        f"| for reference: `python -c pass` | {ms('python')} | |",
+        "",
+    ]
+    if problems:
+        lines += ["## Checks that failed", "", *[f"- {p}" for p in problems], ""]
+    text = "\n".join(lines)
+    print(text)
+    if args.write_results:
+        write_results(RESULTS, header(argv, load, described), text)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
