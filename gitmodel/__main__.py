@@ -15,7 +15,7 @@ def main() -> None:
     # Start-up allocates a few hundred thousand objects (Typer, click, the core's classes) that
     # live until exit, so garbage collection passes over them find nothing to free: collect
     # nothing while importing; gitmodel.cli.run then freezes what is loaded and turns collection
-    # back on for the command itself. ~20 ms of every command (benchmarks/RESULTS-latency.md).
+    # back on for the command itself. ~20 ms of every command (benchmarks/NOTES.md).
     import gc
 
     gc.disable()

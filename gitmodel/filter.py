@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 # it is started as `python -I -S` (see install.filter_command), serves the protocol with `sys`
 # alone, and sets up site-packages and imports gitmodel's core on the first smudge: such a start
 # costs a bare interpreter (~8 ms here) instead of 20 ms with site and runpy, or 70-110 ms with
-# the core imported (benchmarks/RESULTS.md).
+# the core imported (benchmarks/NOTES.md).
 
 
 def _full_environment() -> None:

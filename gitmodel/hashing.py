@@ -92,7 +92,7 @@ def copy_immutable_hashing(source: Path, target_fd: int,
     Returns the source's (oid, size), or None where the kernel cannot copy between these files
     (the caller then falls back to :func:`copy_hashing`). At 512 MiB this takes about
     max(hash, kernel copy) = 0.33 s here, where reading into Python and writing back out made
-    the copy alone cost 0.4-1.2 s (benchmarks/RESULTS.md).
+    the copy alone cost 0.4-1.2 s (benchmarks/NOTES.md).
     """
     copy_range = getattr(os, "copy_file_range", None)
     if copy_range is None:
@@ -244,7 +244,7 @@ class StatCache:
         is trusted at once while the stat is unchanged; only a write by another process within
         the same timestamp tick as ours (a few ms on ext4) could go unseen. Without this, the
         first `status` or checkout after every materialization would rehash the whole artifact
-        (0.42 s at 512 MiB, benchmarks/RESULTS.md).
+        (0.42 s at 512 MiB, benchmarks/NOTES.md).
         """
         self.record(path, stat, oid, WRITTEN)
 

@@ -64,7 +64,7 @@ def _trailer_values(raw: str, key: str) -> tuple[str, ...]:
     """Values of trailer ``key`` in git's ``%(trailers:only,unfold)`` text (``Key: value`` lines).
 
     Read on demand: parsing every tag's trailers up front was a third of `list`'s time at
-    10,000 tags (benchmarks/RESULTS-registry.md).
+    10,000 tags (benchmarks/NOTES.md).
     """
     if key not in raw:
         return ()
@@ -261,7 +261,7 @@ def read(root: Path, name: str | None = None) -> Registry:
 
 # Nearly every tag in a big registry is a plain ``name@vX.Y.Z``: read those with one regex and
 # share one Version per distinct version text, and leave every other form to semver.parse_tag.
-# At 10,000 tags this halves the Python side of `list` (benchmarks/RESULTS-registry.md);
+# At 10,000 tags this halves the Python side of `list` (benchmarks/NOTES.md);
 # tests/test_registry.py checks that both readings agree.
 _PLAIN_REGISTER = re.compile(
     r"([a-z0-9](?:[a-z0-9_/-]*[a-z0-9])?)@v(0|[1-9][0-9]{0,17})\.(0|[1-9][0-9]{0,17})"

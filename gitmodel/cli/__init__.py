@@ -7,7 +7,7 @@ command group registers its commands on it. Nothing outside this package imports
 Command groups are imported on demand: ``git model status`` loads the work-tree group only, not
 the registry's and the remotes' (with the core modules they pull in), and Typer then builds the
 one command being run instead of all of them. Importing and building everything was a third of
-the time of an everyday command (benchmarks/RESULTS-latency.md). ``gitmodel.cli.app`` (the
+the time of an everyday command (benchmarks/NOTES.md). ``gitmodel.cli.app`` (the
 attribute) is still the complete app.
 """
 
@@ -85,7 +85,7 @@ def run(argv: list[str] | None = None) -> None:
 def _settle() -> None:
     """Move everything start-up loaded into the garbage collector's permanent generation: it
     lives until exit, and without this the collection at exit walks all of it (~20 ms here,
-    benchmarks/RESULTS-latency.md). Collection stays on for what the command allocates."""
+    benchmarks/NOTES.md). Collection stays on for what the command allocates."""
     import gc
 
     gc.freeze()

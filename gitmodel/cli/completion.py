@@ -5,7 +5,7 @@ value, and what kind of word each argument is) are generated here from the click
 so they follow the CLI without anyone editing them. Its functions are the resources under
 ``gitmodel/shell/``: on a TAB they ask git directly (``for-each-ref``, ``grep``, ``cat-file``)
 for model names, versions, stages and remotes, so completing a model name costs a few
-milliseconds where starting Python would cost ~60 (benchmarks/RESULTS-latency.md).
+milliseconds where starting Python would cost ~60 (benchmarks/NOTES.md).
 """
 
 from __future__ import annotations
