@@ -103,8 +103,11 @@ def interrupt_when(args: list[str], cwd: Path, label: bytes) -> tuple[int, bytes
     as soon as the bar for ``label`` shows bytes moving, and return (exit code, stdout, all the
     terminal showed)."""
     main, secondary = pty.openpty()
+    # SIGINT as a terminal delivers it: a test run started in the background (a CI runner, `&`)
+    # passes SIGINT on ignored, and Python then rightly never turns it into a KeyboardInterrupt
     proc = subprocess.Popen([sys.executable, "-m", "gitmodel", *args], cwd=cwd,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=secondary)
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=secondary,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     os.close(secondary)
     seen = b""
     sent = False
