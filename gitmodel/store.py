@@ -140,9 +140,7 @@ class ObjectStore:
         except BaseException as exc:
             with contextlib.suppress(FileNotFoundError):
                 tmp_path.unlink()
-            with contextlib.suppress(OSError):
-                _name_the_place(exc, tmp_path.parent, os.stat(source).st_size)
-            _name_the_place(exc, tmp_path.parent)
+            _name_the_place(exc, tmp_path.parent, source)
             raise
         return oid, size
 
@@ -232,20 +230,21 @@ class ObjectStore:
         except BaseException as exc:
             with contextlib.suppress(FileNotFoundError):
                 tmp_path.unlink()
-            with contextlib.suppress(OSError):
-                _name_the_place(exc, target, os.stat(source).st_size)
-            _name_the_place(exc, target)
+            _name_the_place(exc, target, source)
             raise
 
 
-def _name_the_place(exc: BaseException, path: Path, needed: int | None = None) -> None:
+def _name_the_place(exc: BaseException, path: Path, source: Path) -> None:
     """A write(2) that fails (a full disk) names no file: name the one being written, and the
-    bytes it needed, so the user is told where space ran out and how much to free."""
-    if isinstance(exc, OSError):
-        if exc.filename is None:
-            exc.filename = str(path)
-        if needed is not None and not hasattr(exc, "needed_bytes"):
-            exc.needed_bytes = needed  # type: ignore[attr-defined]
+    bytes it needed (the size of ``source``), so the user is told where space ran out and how
+    much to free."""
+    if not isinstance(exc, OSError):
+        return
+    if exc.filename is None:
+        exc.filename = str(path)
+    if not hasattr(exc, "needed_bytes"):
+        with contextlib.suppress(OSError):
+            exc.needed_bytes = os.stat(source).st_size  # type: ignore[attr-defined]
 
 
 # Replacing a large file frees its blocks inside rename(2): 0.1-0.25 s for 512 MiB on ext4 here,

@@ -6,7 +6,6 @@ Part of the CLI layer: registers its commands on :data:`gitmodel.cli.app.app`. T
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -34,15 +33,6 @@ JobsOption = Annotated[int, typer.Option("--jobs", "-j", min=1, max=256,
                                          help="Objects transferred in parallel.")]
 RemoteOption = Annotated[str | None, typer.Option(
     "--remote", "-r", help="Model remote name or URL (default: the default remote).")]
-
-
-def _bar(label: str) -> tuple[ProgressBar, Callable[[int, int], None]]:
-    bar = ProgressBar(label)
-
-    def plan(count: int, nbytes: int) -> None:
-        bar.total = nbytes
-
-    return bar, plan
 
 
 def _rate(nbytes: int, seconds: float) -> str:
@@ -143,11 +133,11 @@ def push(
     """Upload model objects the remote lacks."""
     from gitmodel import remote as remote_mod
 
-    bar, plan = _bar("uploading")
+    bar = ProgressBar("uploading")
     try:
         report = remote_mod.push(api.open_workspace(), names or [], all_versions=all_versions,
                                  remote_name=remote, jobs=jobs, progress=bar,
-                                 plan=plan)
+                                 plan=bar.plan)
     finally:
         bar.close()
     if as_json:
@@ -167,16 +157,16 @@ def _fetch_like(specs: list[str] | None, remote: str | None, jobs: int, all_vers
     from gitmodel.errors import GitmodelError
 
     ws = api.open_workspace()
-    bar, plan = _bar("downloading")
+    bar = ProgressBar("downloading")
     try:
         if restore:
             result = remote_mod.pull(ws, specs or [], remote_name=remote, jobs=jobs,
-                                     progress=bar, plan=plan)
+                                     progress=bar, plan=bar.plan)
             report, restored, errors = result.report, result.restored, result.errors
         else:
             report = remote_mod.fetch(ws, specs or [], all_versions=all_versions,
                                       remote_name=remote, jobs=jobs, progress=bar,
-                                      plan=plan)
+                                      plan=bar.plan)
             restored, errors = [], []
     finally:
         bar.close()
@@ -241,10 +231,10 @@ def get(
     """Download one model version into a directory, without a clone."""
     from gitmodel import remote as remote_mod
 
-    bar, plan = _bar("downloading")
+    bar = ProgressBar("downloading")
     try:
         result = remote_mod.get(repo, spec, output, remote_url=remote, jobs=jobs, progress=bar,
-                                plan=plan)
+                                plan=bar.plan)
     finally:
         bar.close()
     if as_json:
