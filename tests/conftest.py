@@ -163,3 +163,27 @@ def s3_endpoint() -> Iterator[str]:
     server.start()
     yield f"http://127.0.0.1:{port}"
     server.stop()
+
+
+def run_on_pty(args: list[str], cwd: Path) -> tuple[int, str, bytes]:
+    """Run the CLI with stderr on a pseudo-terminal, as a user's shell does, so it draws its
+    progress bars: (exit code, stdout, every byte the terminal showed)."""
+    import pty
+
+    main, secondary = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "gitmodel", *args], cwd=cwd,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=secondary,
+                            text=True)
+    os.close(secondary)
+    seen = b""
+    while True:  # until the pty closes: EOF, or EIO once the process exited
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    out, _ = proc.communicate(timeout=60)
+    os.close(main)
+    return proc.returncode, out, seen

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import re
 import shutil
 import subprocess
@@ -14,7 +13,7 @@ from pathlib import Path
 import click
 import pytest
 import typer.main
-from conftest import Repo
+from conftest import Repo, run_on_pty
 
 from gitmodel import __version__
 from gitmodel.cli import app
@@ -202,31 +201,11 @@ def test_changed_bytes_keep_the_description_and_list_what_was_dropped(repo: Repo
     assert 'description = "retrained"' in (repo.root / "m.pt.model.toml").read_text()
 
 
-def read_pty(args: list[str], cwd: Path) -> tuple[int, bytes]:
-    """Run the CLI with stderr on a pseudo-terminal; (exit code, what the terminal showed)."""
-    main, secondary = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "gitmodel", *args], cwd=cwd,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=secondary)
-    os.close(secondary)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(main, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        seen += chunk
-    proc.communicate(timeout=60)
-    os.close(main)
-    return proc.returncode, seen
-
-
 def test_add_and_pull_show_the_same_bar_with_a_total(repo: Repo, tmp_path: Path) -> None:
     from conftest import random_bytes
 
     repo.write("big.pt", random_bytes(60 << 20, 1))
-    code, seen = read_pty(["add", "big.pt"], repo.root)
+    code, _, seen = run_on_pty(["add", "big.pt"], repo.root)
     assert code == 0, seen
     bar = re.compile(rb"hashing: +[0-9.]+% [0-9]+/60 MiB [0-9]+ MiB/s")
     assert bar.search(seen), seen[-400:]
@@ -238,6 +217,6 @@ def test_add_and_pull_show_the_same_bar_with_a_total(repo: Repo, tmp_path: Path)
     repo.model("push")
     clone = tmp_path / "clone"
     repo.git("clone", "-q", str(repo.root), str(clone))  # no hooks there: nothing fetched yet
-    code, seen = read_pty(["pull"], clone)
+    code, _, seen = run_on_pty(["pull"], clone)
     assert code == 0, seen
     assert re.search(rb"downloading: +[0-9.]+% [0-9]+/60 MiB [0-9]+ MiB/s", seen), seen[-400:]

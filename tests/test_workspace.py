@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import pty
-import subprocess
-import sys
 import time
 
-from conftest import Repo, random_bytes, sha256_file
+from conftest import Repo, random_bytes, run_on_pty, sha256_file
 
 ART = "models/m.pt"
 
@@ -79,20 +76,6 @@ def test_progress_shows_on_a_terminal_only(repo: Repo) -> None:
     assert "\r" not in quiet.stderr and "MiB/s" not in quiet.stderr
     repo.write(ART, random_bytes(40 << 20, 2))
     time.sleep(0.05)
-    main, secondary = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "gitmodel", "add", ART], cwd=repo.root,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=secondary)
-    os.close(secondary)
-    out, _ = proc.communicate(timeout=60)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(main, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        seen += chunk
-    os.close(main)
-    assert proc.returncode == 0, out
+    code, out, seen = run_on_pty(["add", ART], repo.root)
+    assert code == 0, out
     assert b"hashing:" in seen and b"MiB/s" in seen
