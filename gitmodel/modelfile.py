@@ -21,6 +21,15 @@ SUFFIX = ".model.toml"
 PATHSPEC = f"*{SUFFIX}"
 MAX_MODEL_FILE_BYTES = 1 << 20  # refused before parsing: no model file comes close
 MAX_SIZE = 1 << 53
+# tomllib's cost grows with the square of a dotted key's length (``a.a.a… = 1`` of 20,000 parts
+# takes 18 s, found by tests/test_fuzz.py); no model file needs more than a few parts (the deepest
+# is a nested param, ``params.optimizer.lr``), so a key or table header of this many is refused
+# before parsing. What is left is linear in the size: a few seconds for the worst MiB.
+MAX_KEY_PARTS = 32
+_KEY_PART = r"""(?:[A-Za-z0-9_-]++|"(?:[^"\\\n]|\\.)*+"|'[^'\n]*+')"""
+_DEEP_KEY = re.compile(
+    rf"^[ \t]*\[{{0,2}}[ \t]*(?:{_KEY_PART}[ \t]*\.[ \t]*){{{MAX_KEY_PARTS - 1}}}", re.MULTILINE
+)
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9\-/_]*[a-z0-9])?$")
 _OID_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 _COMMIT_RE = re.compile(r"^([0-9a-f]{40}|[0-9a-f]{64})?$")
@@ -172,6 +181,11 @@ def loads(data: bytes, source: str) -> ModelFile:
         )
     try:
         text = data.decode("utf-8")
+        if text.count(".") >= MAX_KEY_PARTS - 1 and _DEEP_KEY.search(text):
+            raise InvalidModelFileError(
+                source, f"a key or table name has {MAX_KEY_PARTS} or more dotted parts; "
+                "a model file's keys have a few"
+            )
         doc = tomllib.loads(text)
     except UnicodeDecodeError:
         raise InvalidModelFileError(source, "not UTF-8 text") from None

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from gitmodel import modelfile, registry, semver
@@ -71,6 +71,9 @@ def mutated(draw: st.DrawFn) -> bytes:
 
 @EXAMPLES
 @given(mutated())
+# a bare key of 20,000 dotted parts took tomllib 18 s (its cost is quadratic in a key's parts)
+@example(VALID.replace(b"description", b"des" + b".git" * 20_000 + b"cription"))
+@example(VALID.replace(b"[params]", b"[params" + b'."a\\"b"' * 20_000 + b"]"))
 def test_model_file_mutations(data: bytes) -> None:
     timed(lambda: modelfile.loads(data, "m.model.toml"), (InvalidModelFileError,))
 

@@ -733,3 +733,21 @@ def test_gitmodel_refuses_every_path_git_refuses_with_both_protections(
         except ValueError:
             ours.add(path)
     assert by_git <= ours, f"git refuses, gitmodel accepts: {sorted(by_git - ours)}"
+
+
+
+@pytest.mark.parametrize("parts", [modelfile.MAX_KEY_PARTS, 20_000])
+def test_a_key_of_too_many_dotted_parts_is_refused_before_parsing(parts: int) -> None:
+    text = dumps(full_model())
+    assert "\n[params]\n" in text
+    deep = text.replace("\n[params]\n", "\n[params" + ".a" * (parts - 1) + "]\n")
+    with pytest.raises(InvalidModelFileError, match="dotted parts"):
+        loads(deep.encode(), SOURCE)
+
+
+def test_keys_of_fewer_dotted_parts_and_dots_in_strings_still_parse() -> None:
+    text = dumps(full_model())
+    text = text.replace("\n[params]\n", "\n[params" + '."a.b"' * (modelfile.MAX_KEY_PARTS - 2) + "]\n")
+    text = text.replace('description = "', 'description = "' + "v1.2." * 5000)
+    parsed = loads(text.encode(), SOURCE)
+    assert parsed.description.startswith("v1.2.v1.2.")
