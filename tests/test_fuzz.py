@@ -29,10 +29,18 @@ VALID = (
 
 
 def timed(call: Callable[[], Any], allowed: tuple[type[BaseException], ...]) -> None:
-    started = time.perf_counter()
-    with contextlib.suppress(*allowed):
-        call()
-    assert time.perf_counter() - started < LIMIT_S
+    """Fails when ``call`` raises what is not allowed, or is slow three times running: a parser
+    that blows up is slow every time, a machine busy with other work is not (a fresh clone's run
+    once failed a 60-character spec here, though 20,000 of them each parse in under 2 ms)."""
+    took = []
+    for _ in range(3):
+        started = time.perf_counter()
+        with contextlib.suppress(*allowed):
+            call()
+        took.append(time.perf_counter() - started)
+        if took[-1] < LIMIT_S:
+            return
+    raise AssertionError(f"took {min(took):.3f} s at best of 3, over the {LIMIT_S} s limit")
 
 
 def test_the_seed_model_file_is_valid() -> None:
