@@ -1,6 +1,6 @@
-"""The content-addressed object cache: atomic put, verified materialize.
+"""Whole-file objects in the content-addressed cache: atomic put, verified materialize.
 
-Layout (private to this module, so packs of chunks can sit beside whole-file objects later):
+Layout (private to this package, so packs of chunks can sit beside whole-file objects later):
 ``<root>/objects/<hex[:2]>/<hex[2:]>`` holds the bytes of ``sha256:<hex>``, read-only;
 ``<root>/tmp/`` holds writes in progress, renamed into place only once their hash is known.
 """
