@@ -202,6 +202,12 @@ def funnel(command: Callable[[], int], json_requested: Callable[[], bool],
         fail(message, 130, "interrupted", json_requested())
     except SystemExit:
         raise
+    except BrokenPipeError:
+        # the reader went away (`git model status | head -1`): nothing to say, exit 1 as click
+        # does; stdout goes to /dev/null so that the flush at exit does not complain either
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(1)
     except OSError as exc:
         problem = environment_problem(exc)
         if problem is None:
