@@ -1,6 +1,9 @@
 """Hook entry points: ``python -m gitmodel.hook HOOK ARGS...``, run by the scripts that
-``git model install`` writes. Imports the standard library and gitmodel's core only (no typer,
-rich or fsspec) and reports on plain stderr.
+``git model install`` writes. Reports on plain stderr and imports only what a hook uses: the
+standard library and gitmodel's middle layer (workspace, checks, the core below them), never
+``gitmodel.api``, typer, rich or fsspec; a writer such as tomli_w only where it writes, and the
+remotes package only when a checkout or push needs a remote (docs/hooks.md has the measured
+import time; benchmarks/bench_latency.py measures it).
 """
 
 from __future__ import annotations
@@ -8,10 +11,10 @@ from __future__ import annotations
 import sys
 import time
 
-from gitmodel import api, checks
+from gitmodel import checks
 from gitmodel.errors import GitmodelError, environment_problem
 from gitmodel.store import LinkMode
-from gitmodel.workspace import SyncReport, sync
+from gitmodel.workspace import SyncReport, open_workspace, sync
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -77,7 +80,7 @@ def report_fetch(fetcher: CheckoutFetcher | None, already: int = 0) -> int:
 
 def post_checkout_like() -> int:
     try:
-        ws = api.open_workspace()
+        ws = open_workspace()
         # objects the cache lacks come from the default remote, with short timeouts
         from gitmodel.remote import checkout_fetcher
 
@@ -96,7 +99,7 @@ def post_checkout_like() -> int:
 
 
 def pre_commit() -> int:
-    ws = api.open_workspace()
+    ws = open_workspace()
     problems = checks.check_staged(ws)
     for problem in problems:
         _say(f"commit refused: {problem}")
@@ -140,7 +143,7 @@ def pre_push(args: list[str]) -> int:
         parts = line.split()
         if len(parts) == 4:
             updates.append((parts[0], parts[1], parts[2], parts[3]))
-    ws = api.open_workspace()
+    ws = open_workspace()
     git_remote = args[0] if args else "origin"
     from gitmodel.remote import needs_of_push, pre_push_upload
 
