@@ -9,6 +9,7 @@ untrusted input: every rule here is checked on read, and every failure is an
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -174,6 +175,15 @@ def dumps(model: ModelFile) -> str:
     return header + tomli_w.dumps(doc)
 
 
+def read_bytes(path: Path) -> bytes:
+    """A model file's bytes, up to one byte over the limit (so that :func:`loads` refuses an
+    oversized one without reading it all). ``read(limit)`` would allocate the whole MiB first:
+    ~0.1 ms a file, a tenth of `status` at 300 models."""
+    with open(path, "rb") as stream:
+        size = os.fstat(stream.fileno()).st_size
+        return stream.read(min(size, MAX_MODEL_FILE_BYTES) + 1)
+
+
 def loads(data: bytes, source: str) -> ModelFile:
     """Parse and validate a model file's bytes; ``source`` names it in errors."""
     if len(data) > MAX_MODEL_FILE_BYTES:
@@ -229,7 +239,6 @@ def _from_record(rec: tuple[Any, ...]) -> ModelFile:
 def _parser_fingerprint() -> tuple[Any, ...]:
     """What the cached parses depend on: Python (tomllib, marshal), this gitmodel, and this
     module's source (an edited rule in a development checkout invalidates them)."""
-    import os
     import sys
 
     from gitmodel import __version__
@@ -289,7 +298,6 @@ class ParseCache:
         if not self._changed:
             return
         import marshal
-        import os
 
         kept = dict(self._used)
         for data, record in self._load().items():
