@@ -19,6 +19,7 @@ from gitmodel.workspace import SyncReport, open_workspace, sync
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from gitmodel.remote import CheckoutFetcher
+    from gitmodel.workspace import Workspace
 
 
 def _say(message: str) -> None:
@@ -78,14 +79,34 @@ def report_fetch(fetcher: CheckoutFetcher | None, already: int = 0) -> int:
     return len(fetcher.problems)
 
 
+class _FetchWhenNeeded:
+    """The fetch callback of a hook's restore, made (``remote.checkout_fetcher``) only when an
+    object is missing: importing ``gitmodel.remote`` was ~40 % of the hook's imports
+    (benchmarks/NOTES.md), and most checkouts find every object in the cache. A restore treats
+    it as it treats no callback when fetching is off: the objects stay missing."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self.fetcher: CheckoutFetcher | None = None
+        self.made = False
+
+    def __call__(self, oids: list[str]) -> None:
+        if not self.made:
+            self.made = True
+            from gitmodel.remote import checkout_fetcher
+
+            self.fetcher = checkout_fetcher(self.ws)
+        if self.fetcher is not None:
+            self.fetcher(oids)
+
+
 def post_checkout_like() -> int:
     try:
         ws = open_workspace()
         # objects the cache lacks come from the default remote, with short timeouts
-        from gitmodel.remote import checkout_fetcher
-
-        fetcher = checkout_fetcher(ws)
-        report = sync(ws, fetch=fetcher)
+        fetch = _FetchWhenNeeded(ws)
+        report = sync(ws, fetch=fetch)
+        fetcher = fetch.fetcher
         if fetcher is not None and fetcher.fetched:
             _say(f"fetched {fetcher.fetched} object(s) from {fetcher.remote_name}")
         report_fetch(fetcher)
