@@ -1,7 +1,7 @@
 """`git model status` and `git model list`: what they print, and answering them without Typer.
 
 These are the commands a user types all day (issue 7: status <= 0.1 s, list <= 0.1 s), and
-importing typer with click is ~35 ms of them here (benchmarks/NOTES.md). So the printers live
+importing typer with click is ~20-25 ms of them here (benchmarks/NOTES.md). So the printers live
 here, free of Typer, and serve both ways in: the Typer commands in ``cli/workspace.py`` and
 ``cli/registry.py`` call them, and :func:`run_without_typer` calls them directly when the
 arguments are ones it can read without a parser (``status [--json] [NAME...]``, ``list

@@ -2,7 +2,7 @@
 the error funnel (exit codes), shared by the Typer app (``cli/app.py`` re-exports all of it) and
 by ``cli/everyday.py``, which answers `status` and `list` without importing Typer.
 
-Importing typer (with click) is ~35 ms of a ~90 ms `git model status` here (benchmarks/NOTES.md),
+Importing typer (with click) was ~20-25 ms of an ~80 ms `git model status` (benchmarks/NOTES.md),
 so nothing in this module imports it. Exit codes: 0 ok, 1 a user error (a GitmodelError),
 2 bad usage, 3 unexpected (traceback saved to a log file), 130 interrupted. With ``--json`` a
 failure is also one JSON object on stdout: ``{"error": MESSAGE, "code": EXIT, "kind": ...}``
