@@ -9,6 +9,8 @@ Times, as a user runs them (a fresh process each time, through `git model`):
     git model status, N unchanged models      target <= 0.15 s at 300
     git model list, a few models and versions target <= 0.10 s  (git lfs ls-files, dvc list .)
     one TAB of `git model <TAB>` completion   target: instant (<= 0.05 s)
+    the hooks when no model changed: importing gitmodel.hook, the post-checkout script of a
+    checkout that moves no model file (git lfs's beside it), the Python hook with nothing to do
 
 and counts the git processes each gitmodel command starts (GIT_TRACE). Every row is run
 --repeat times, the tools interleaved so that a burst of load elsewhere hits all of them alike;
@@ -126,8 +128,11 @@ class Latency:
                             for c in row.cells)
         self.log(f"{row.label}: {summary}")
 
-    def git_processes(self, row: Row, cmd: list[str], cwd: Path) -> None:
+    def git_processes(self, row: Row, cmd: list[str], cwd: Path,
+                      prepare: Callable[[str, Path], None] | None = None) -> None:
         for column in self.variants:
+            if prepare:  # each install gets the same work (a second `add` would be a no-op)
+                prepare(column, cwd)
             trace = self.env.root / "trace.log"
             env = {**self.env_for(column), "GIT_TRACE": str(trace)}
             subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, check=True)
@@ -228,6 +233,7 @@ class Latency:
             for repo in repos.values():
                 rmtree(repo)
 
+        self.hooks()
         reg = self.registry_repo()
         few = self.args.few
         lfs_few = self.repo("lfs", few) if env.lfs else None
@@ -241,6 +247,47 @@ class Latency:
                           "listing each has (`git lfs ls-files`, `dvc list .`) on a repo of as "
                           "many files.")
         self.completion(reg)
+
+    def hooks(self) -> None:
+        """What the hooks cost when nothing about models changed (issue 8, section 5): importing
+        the hook module, the post-checkout script of a checkout that moves no model file (sh
+        and one git call, no Python), and the Python hook run with nothing to restore."""
+        row = Row("hook.import", "hook: `python -c 'import gitmodel.hook'`")
+        scratch = self.env.fresh_dir("hook-import")
+        self.measure(row, {label: ([str(Path(folder) / "python"), "-c", "import gitmodel.hook"],
+                                   scratch) for label, folder in self.variants.items()})
+        repos = {}
+        for label, folder in self.variants.items():
+            repo = self.repo("gitmodel", 1)
+            # this install's hooks (the repo was set up by the first one on PATH)
+            self.env.run([str(Path(folder) / "git-model"), "install"], repo)
+            (repo / "train.py").write_text("print('code only')\n")
+            self.env.run(["git", "commit", "-q", "-a", "-m", "code only"], repo)
+            repos[label] = repo
+        lfs_repo = None
+        if self.env.lfs:
+            lfs_repo = self.repo("lfs", 1)
+            (lfs_repo / "train.py").write_text("print('code only')\n")
+            self.env.run(["git", "commit", "-q", "-a", "-m", "code only"], lfs_repo)
+        hook_args = ["HEAD~1", "HEAD", "1"]
+        row = Row("hook.checkout", "post-checkout hook, a checkout that moves no model file")
+        cmds = {label: ([str(repo / ".git" / "hooks" / "post-checkout"), *hook_args], repo)
+                for label, repo in repos.items()}
+        if lfs_repo is not None:
+            cmds["git-lfs"] = ([str(lfs_repo / ".git" / "hooks" / "post-checkout"), *hook_args],
+                               lfs_repo)
+        self.measure(row, cmds)
+        first = next(iter(self.variants))
+        self.git_processes(row, [str(repos[first] / ".git" / "hooks" / "post-checkout"),
+                                 *hook_args], repos[first])
+        row = Row("hook.python", "the Python hook run with nothing to restore "
+                                 "(`python -m gitmodel.hook post-checkout`)")
+        py_args = ["-m", "gitmodel.hook", "post-checkout", "HEAD", "HEAD", "0"]
+        self.measure(row, {label: ([str(Path(self.variants[label]) / "python"), *py_args], repo)
+                           for label, repo in repos.items()})
+        self.git_processes(row, ["python", *py_args], repos[first])
+        for repo in [*repos.values(), *([lfs_repo] if lfs_repo else [])]:
+            rmtree(repo)
 
     def small_add(self, tools: list[str]) -> None:
         """`add` of one 4 KiB file whose bytes change before every run (a new version each)."""
@@ -262,8 +309,8 @@ class Latency:
                                [dvc, "add", "-q", "models/small.bin"] if dvc else None,
                                lfs_repo, dvc_repo))
         self.measure(row, cmds, prepare)
-        prepare("gitmodel", repos["gitmodel"])
-        self.git_processes(row, ["git", "model", "add", "models/small.pt"], repos["gitmodel"])
+        self.git_processes(row, ["git", "model", "add", "models/small.pt"], repos["gitmodel"],
+                           prepare)
         for repo in repos.values():
             rmtree(repo)
 

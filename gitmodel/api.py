@@ -15,6 +15,7 @@ from typing import Any
 
 from gitmodel import config as config_mod
 from gitmodel import git, locking, modelfile
+from gitmodel import workspace as workspace_mod
 from gitmodel.errors import (
     ConfigError,
     GitError,
@@ -42,8 +43,7 @@ from gitmodel.workspace import (
 
 
 def open_workspace(cwd: Path | str | None = None) -> Workspace:
-    repo = git.find_repo(cwd)
-    return Workspace.open(repo, config_mod.load(repo.root))
+    return workspace_mod.open_workspace(cwd)  # where the hook finds it without importing api
 
 
 # -- add --------------------------------------------------------------------------------------
@@ -520,7 +520,8 @@ def status(names: Sequence[str] = (), *, cwd: Path | str | None = None,
            progress: Progress | None = None) -> tuple[list[ModelStatus], list[str]]:
     """Status of each model (or of ``names``), and the model files that could not be read."""
     ws = open_workspace(cwd)
-    loaded = load_models(ws.root, strict=False)
+    loaded = load_models(ws.root, strict=False, parsed=ws.parsed)
+    ws.parsed.save()
     models = select_models(loaded.models, names)
     # one read of the stat cache for every file, instead of one query per file
     ws.stat_cache.prefetch(ws.root / rel for m in models for rel, _ in m.file_targets())

@@ -77,19 +77,20 @@ def list_models(cwd: Path | str | None = None) -> tuple[list[ModelSummary], list
     registry = read(repo.root)
     warnings = list(registry.warnings)
     work_tree: dict[str, tuple[str, int]] = {}
+    parsed = modelfile.ParseCache(repo.model_dir / "parsed-model-files")  # shared with status
     for path in git.ls_files(repo.root, [modelfile.PATHSPEC]):
         target = repo.root / path
         try:
             if target.is_symlink() or not target.is_file():
                 continue
-            with open(target, "rb") as stream:
-                spec = modelfile.loads(stream.read(modelfile.MAX_MODEL_FILE_BYTES + 1), path)
+            spec = parsed.loads(modelfile.read_bytes(target), path)
         except OSError:
             continue
         except GitmodelError as exc:
             warnings.append(str(exc))
             continue
         work_tree[spec.name] = (path, spec.size)
+    parsed.save()
     summaries = []
     for name in sorted(set(registry.models) | set(work_tree)):
         state = registry.models.get(name, ModelState(name))

@@ -1,6 +1,9 @@
 """Hook entry points: ``python -m gitmodel.hook HOOK ARGS...``, run by the scripts that
-``git model install`` writes. Imports the standard library and gitmodel's core only (no typer,
-rich or fsspec) and reports on plain stderr.
+``git model install`` writes. Reports on plain stderr and imports only what a hook uses: the
+standard library and gitmodel's middle layer (workspace, checks, the core below them), never
+``gitmodel.api``, typer, rich or fsspec; a writer such as tomli_w only where it writes, and the
+remotes package only when a checkout or push needs a remote (docs/hooks.md has the measured
+import time; benchmarks/bench_latency.py measures it).
 """
 
 from __future__ import annotations
@@ -8,14 +11,15 @@ from __future__ import annotations
 import sys
 import time
 
-from gitmodel import api, checks
+from gitmodel import checks
 from gitmodel.errors import GitmodelError, environment_problem
 from gitmodel.store import LinkMode
-from gitmodel.workspace import SyncReport, sync
+from gitmodel.workspace import SyncReport, open_workspace, sync
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from gitmodel.remote import CheckoutFetcher
+    from gitmodel.workspace import Workspace
 
 
 def _say(message: str) -> None:
@@ -75,14 +79,34 @@ def report_fetch(fetcher: CheckoutFetcher | None, already: int = 0) -> int:
     return len(fetcher.problems)
 
 
+class _FetchWhenNeeded:
+    """The fetch callback of a hook's restore, made (``remote.checkout_fetcher``) only when an
+    object is missing: importing ``gitmodel.remote`` was ~40 % of the hook's imports
+    (benchmarks/NOTES.md), and most checkouts find every object in the cache. A restore treats
+    it as it treats no callback when fetching is off: the objects stay missing."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self.fetcher: CheckoutFetcher | None = None
+        self.made = False
+
+    def __call__(self, oids: list[str]) -> None:
+        if not self.made:
+            self.made = True
+            from gitmodel.remote import checkout_fetcher
+
+            self.fetcher = checkout_fetcher(self.ws)
+        if self.fetcher is not None:
+            self.fetcher(oids)
+
+
 def post_checkout_like() -> int:
     try:
-        ws = api.open_workspace()
+        ws = open_workspace()
         # objects the cache lacks come from the default remote, with short timeouts
-        from gitmodel.remote import checkout_fetcher
-
-        fetcher = checkout_fetcher(ws)
-        report = sync(ws, fetch=fetcher)
+        fetch = _FetchWhenNeeded(ws)
+        report = sync(ws, fetch=fetch)
+        fetcher = fetch.fetcher
         if fetcher is not None and fetcher.fetched:
             _say(f"fetched {fetcher.fetched} object(s) from {fetcher.remote_name}")
         report_fetch(fetcher)
@@ -96,7 +120,7 @@ def post_checkout_like() -> int:
 
 
 def pre_commit() -> int:
-    ws = api.open_workspace()
+    ws = open_workspace()
     problems = checks.check_staged(ws)
     for problem in problems:
         _say(f"commit refused: {problem}")
@@ -140,7 +164,7 @@ def pre_push(args: list[str]) -> int:
         parts = line.split()
         if len(parts) == 4:
             updates.append((parts[0], parts[1], parts[2], parts[3]))
-    ws = api.open_workspace()
+    ws = open_workspace()
     git_remote = args[0] if args else "origin"
     from gitmodel.remote import needs_of_push, pre_push_upload
 

@@ -8,10 +8,12 @@ untrusted input: every rule here is checked on read, and every failure is an
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from gitmodel.errors import InvalidModelFileError
@@ -173,6 +175,15 @@ def dumps(model: ModelFile) -> str:
     return header + tomli_w.dumps(doc)
 
 
+def read_bytes(path: Path) -> bytes:
+    """A model file's bytes, up to one byte over the limit (so that :func:`loads` refuses an
+    oversized one without reading it all). ``read(limit)`` would allocate the whole MiB first:
+    ~0.1 ms a file, a tenth of `status` at 300 models."""
+    with open(path, "rb") as stream:
+        size = os.fstat(stream.fileno()).st_size
+        return stream.read(min(size, MAX_MODEL_FILE_BYTES) + 1)
+
+
 def loads(data: bytes, source: str) -> ModelFile:
     """Parse and validate a model file's bytes; ``source`` names it in errors."""
     if len(data) > MAX_MODEL_FILE_BYTES:
@@ -197,6 +208,121 @@ def loads(data: bytes, source: str) -> ModelFile:
         return _from_document(doc)
     except ValueError as exc:
         raise InvalidModelFileError(source, str(exc)) from None
+
+
+# -- a cache of parsed model files ------------------------------------------------------------
+
+# tomllib is pure Python: parsing is ~60 % of `git model status` at 300 models (benchmarks/
+# NOTES.md), though model files rarely change. So what a parse returned is kept, keyed on the
+# file's exact bytes (never a digest of them: a crafted model file must not be able to collide
+# with another), and reused while this gitmodel's parser is the one that wrote it.
+_CACHE_EXTRA = 512  # entries kept beyond those used by the run that writes the cache
+
+
+def _record(model: ModelFile) -> tuple[Any, ...]:
+    return (model.name, model.artifact, tuple((f.path, f.oid, f.size) for f in model.files),
+            model.description, model.created, model.author, model.code_commit,
+            model.code_dirty, model.params, model.metrics,
+            tuple((d.path, d.oid, d.size) for d in model.data))
+
+
+def _from_record(rec: tuple[Any, ...]) -> ModelFile:
+    (name, artifact, files, description, created, author, commit, dirty, params, metrics,
+     data) = rec
+    return ModelFile(name=name, artifact=artifact,
+                     files=tuple(FileEntry(p, o, s) for p, o, s in files),
+                     description=description, created=created, author=author,
+                     code_commit=commit, code_dirty=dirty, params=params, metrics=metrics,
+                     data=tuple(DataInput(p, o, s) for p, o, s in data))
+
+
+def _parser_fingerprint() -> tuple[Any, ...]:
+    """What the cached parses depend on: Python (tomllib, marshal), this gitmodel, and this
+    module's source (an edited rule in a development checkout invalidates them)."""
+    import sys
+
+    from gitmodel import __version__
+
+    try:
+        source = os.stat(__file__)
+        where: tuple[int, int] = (source.st_size, source.st_mtime_ns)
+    except OSError:
+        where = (0, 0)
+    return (sys.version, __version__, FORMAT_VERSION, where)
+
+
+class ParseCache:
+    """Parsed model files by their exact bytes, in one ``marshal`` file (one read and a C-speed
+    load for all of them). It is a cache: an unreadable or foreign file is ignored, a failed
+    write is dropped, and two processes writing at once leave one of them. Only parses that
+    succeeded are kept; model files holding TOML dates (which marshal cannot store) are parsed
+    every time. Like the stat cache, it lives in the common dir, which only the user writes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._entries: dict[bytes, tuple[Any, ...]] | None = None
+        self._used: dict[bytes, tuple[Any, ...]] = {}
+        self._changed = False
+
+    def _load(self) -> dict[bytes, tuple[Any, ...]]:
+        if self._entries is None:
+            import marshal
+
+            self._entries = {}
+            try:
+                fingerprint, entries = marshal.loads(self.path.read_bytes())
+                if fingerprint == _parser_fingerprint() and isinstance(entries, dict):
+                    self._entries = entries
+            except (OSError, ValueError, EOFError, TypeError):
+                pass  # absent, or written by another Python or gitmodel: start again
+        return self._entries
+
+    def loads(self, data: bytes, source: str) -> ModelFile:
+        """:func:`loads`, answered from the cache when these exact bytes were parsed before."""
+        record = self._load().get(data)
+        if record is not None:
+            try:
+                model = _from_record(record)
+            except (TypeError, ValueError):
+                model = None  # not what this code writes: parse again
+            if model is not None:
+                self._used[data] = record
+                return model
+        model = loads(data, source)
+        self._used[data] = _record(model)
+        self._changed = True
+        return model
+
+    def save(self) -> None:
+        """Write the cache if this run parsed anything new (atomically: temp file, rename)."""
+        if not self._changed:
+            return
+        import marshal
+
+        kept = dict(self._used)
+        for data, record in self._load().items():
+            if len(kept) >= len(self._used) + _CACHE_EXTRA:
+                break
+            kept.setdefault(data, record)
+        kept = {k: v for k, v in kept.items() if _marshallable(v)}
+        temp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        try:
+            temp.write_bytes(marshal.dumps((_parser_fingerprint(), kept)))
+            os.replace(temp, self.path)
+        except OSError:  # a read-only or full cache dir: parse again next time
+            with contextlib.suppress(OSError):
+                temp.unlink()
+        self._changed = False
+
+
+def _marshallable(record: tuple[Any, ...]) -> bool:
+    import marshal
+
+    try:
+        marshal.dumps(record)
+    except ValueError:  # a TOML date or time in params or metrics
+        return False
+    return True
 
 
 def _require(doc: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str = "") -> Any:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from gitmodel import git, modelfile
 from gitmodel.config import Config
+from gitmodel.config import load as load_config
 from gitmodel.errors import (
     DuplicateModelError,
     GitmodelError,
@@ -28,7 +29,7 @@ from gitmodel.errors import (
     UnsafePathError,
 )
 from gitmodel.hashing import Progress, StatCache
-from gitmodel.modelfile import ModelFile
+from gitmodel.modelfile import ModelFile, ParseCache
 from gitmodel.store import ObjectStore
 
 
@@ -73,6 +74,7 @@ class Workspace:
     config: Config
     store: ObjectStore
     stat_cache: StatCache
+    parsed: ParseCache  # model files parsed before, by their bytes
 
     @classmethod
     def open(cls, repo: git.Repo, config: Config) -> Workspace:
@@ -81,11 +83,18 @@ class Workspace:
             config=config,
             store=ObjectStore(repo.model_dir, fsync=config.fsync),
             stat_cache=StatCache(repo.model_dir / "stat.sqlite"),
+            parsed=ParseCache(repo.model_dir / "parsed-model-files"),
         )
 
     @property
     def root(self) -> Path:
         return self.repo.root
+
+
+def open_workspace(cwd: Path | str | None = None) -> Workspace:
+    """The work tree around ``cwd`` (default: the current folder) with its settings."""
+    repo = git.find_repo(cwd)
+    return Workspace.open(repo, load_config(repo.root))
 
 
 # -- paths ------------------------------------------------------------------------------------
@@ -251,13 +260,13 @@ def model_file_paths(root: Path) -> list[str]:
     return git.ls_files(root, [modelfile.PATHSPEC])
 
 
-def load_model(root: Path, model_file: str) -> Model:
+def load_model(root: Path, model_file: str, parsed: ParseCache | None = None) -> Model:
+    """The model file ``model_file`` (repo-relative) parsed, through ``parsed`` if given."""
     path = safe_target(root, model_file)
     if path.is_symlink() or not path.is_file():
         raise InvalidModelFileError(model_file, "not a regular file")
-    with open(path, "rb") as stream:
-        data = stream.read(modelfile.MAX_MODEL_FILE_BYTES + 1)
-    return Model(model_file, modelfile.loads(data, model_file))
+    spec = (parsed or modelfile).loads(modelfile.read_bytes(path), model_file)
+    return Model(model_file, spec)
 
 
 @dataclass
@@ -267,9 +276,10 @@ class LoadedModels:
     conflicted: set[str] = field(default_factory=set)
 
 
-def load_models(root: Path, *, strict: bool = True, conflicts: bool = True) -> LoadedModels:
-    """Every model file in the index that exists in the work tree, parsed and checked (and,
-    with ``conflicts``, which of them a merge left unresolved)."""
+def load_models(root: Path, *, strict: bool = True, conflicts: bool = True,
+                parsed: ParseCache | None = None) -> LoadedModels:
+    """Every model file in the index that exists in the work tree, parsed (through ``parsed``,
+    if given) and checked (and, with ``conflicts``, which of them a merge left unresolved)."""
     # one ls-files for both the paths and the unmerged ones (a git process is ~2 ms here)
     paths, unmerged = git.index_paths(root, [modelfile.PATHSPEC])
     result = LoadedModels([], conflicted=unmerged if conflicts else set())
@@ -277,7 +287,7 @@ def load_models(root: Path, *, strict: bool = True, conflicts: bool = True) -> L
         if not (root / path).exists() and not (root / path).is_symlink():
             continue
         try:
-            result.models.append(load_model(root, path))
+            result.models.append(load_model(root, path, parsed))
         except GitmodelError as exc:
             if strict:
                 raise

@@ -9,22 +9,40 @@ the registry's and the remotes' (with the core modules they pull in), and Typer 
 one command being run instead of all of them. Importing and building everything was a third of
 the time of an everyday command (benchmarks/NOTES.md). ``gitmodel.cli.app`` (the
 attribute) is still the complete app.
+
+`status` and `list` with plain arguments do not import Typer at all: ``cli/everyday.py`` holds
+their printers and answers them (importing typer and click, and building the command, was a
+quarter of an everyday command once the rest was lean). So this package imports nothing from
+typer until a command needs the Typer app.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+import types
 from typing import TYPE_CHECKING, Any
-
-from gitmodel.cli import app as _app_module
-
-# The package attribute `app` is the complete Typer app (as it always was), not the submodule
-# just imported: __getattr__ loads every group the first time it is asked for.
-globals().pop("app", None)
 
 if TYPE_CHECKING:
     import typer
+
+
+class _Package(types.ModuleType):
+    """This package's module type: its attribute ``app`` is the complete Typer app (as it always
+    was, see ``__getattr__``), never the submodule ``gitmodel.cli.app``, which the import system
+    would otherwise bind there the first time anything imports that submodule."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "app" and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
+def _app_module() -> types.ModuleType:
+    return importlib.import_module("gitmodel.cli.app")
 
 # the import order is the order of `git model -h`: work-tree commands first
 GROUPS = ("workspace", "registry", "remote", "completion")
@@ -54,7 +72,7 @@ def _only(name: str) -> typer.Typer | None:
 
     import typer.main
 
-    app = _app_module.app
+    app = _app_module().app
     commands = [c for c in app.registered_commands if c.callback is not None and
                 (c.name or typer.main.get_command_name(c.callback.__name__)) == name]
     groups = [g for g in app.registered_groups if g.name == name]
@@ -70,6 +88,10 @@ def run(argv: list[str] | None = None) -> None:
     """Entry point: load the group of the command in ``argv`` (every group for help or an
     unknown command), then run it through the error funnel in ``app.run``."""
     args = sys.argv[1:] if argv is None else argv
+    from gitmodel.cli import everyday
+
+    if everyday.run_without_typer(args, before=_settle):
+        return  # pragma: no cover - it exits with the command's code
     name = args[0] if args else ""
     group = GROUP_OF.get(name)
     only = None
@@ -79,7 +101,7 @@ def run(argv: list[str] | None = None) -> None:
     if only is None:
         load_commands()
     _settle()
-    _app_module.run(only)
+    _app_module().run(only)
 
 
 def _settle() -> None:
@@ -95,7 +117,7 @@ def _settle() -> None:
 def __getattr__(name: str) -> Any:
     if name == "app":
         load_commands()
-        return _app_module.app
+        return _app_module().app
     if name in GROUPS:
         return importlib.import_module(f"gitmodel.cli.{name}")
     raise AttributeError(f"module 'gitmodel.cli' has no attribute {name!r}")

@@ -13,6 +13,7 @@ import typer
 
 from gitmodel import catalog, registry, tagging
 from gitmodel.cli.app import app, dump_json, err, human_size
+from gitmodel.cli.everyday import show_list
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 MessageOpt = Annotated[str | None, typer.Option("--message", "-m",
@@ -108,26 +109,7 @@ def deprecate(
 @app.command("list")
 def list_(as_json: JsonOpt = False) -> None:
     """List every model: latest version, stages, size."""
-    models, warnings = catalog.list_models()
-    if as_json:
-        dump_json({"models": [asdict(m) for m in models], "warnings": warnings})
-        return
-    for warning in warnings:
-        err(f"warning: {warning}")
-    if not models:
-        typer.echo("no models yet: `git model add PATH` starts one")
-        return
-    rows = [("NAME", "LATEST", "STAGES", "SIZE")]
-    for m in models:
-        latest = m.latest or m.greatest or "-"
-        if m.greatest and m.latest and m.greatest != m.latest:
-            latest += f" ({m.greatest})"
-        stages = ", ".join(f"{s}={ver}" for s, ver in m.stages.items()) or "-"
-        name = m.name + (" (deprecated)" if m.deprecated else "")
-        rows.append((name, latest, stages, human_size(m.size) if m.size is not None else "-"))
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    for r in rows:
-        typer.echo(f"{r[0]:{widths[0]}}  {r[1]:{widths[1]}}  {r[2]:{widths[2]}}  {r[3]}")
+    show_list(as_json)  # the printer `git model list` also reaches without Typer (cli/everyday.py)
 
 
 def _version_json(mv: catalog.ModelVersion) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from gitmodel.cli.app import (
     human_size,
     warn_if_hooks_missing,
 )
+from gitmodel.cli.everyday import show_status
 from gitmodel.errors import GitmodelError
 
 
@@ -135,39 +136,10 @@ def status(
         "--remote", help="Also show which models' objects the default remote lacks.")] = False,
 ) -> None:
     """Show whether each artifact matches its model file."""
-    warn_if_hooks_missing()
-    bar = ProgressBar("hashing")
-    try:
-        statuses, errors = api.status(names or [], progress=bar)
-    finally:
-        bar.close()
-    unpushed: dict[str, list[str]] = {}
-    if remote:
-        from gitmodel import remote as remote_mod
-
-        remote_url, unpushed = remote_mod.unpushed(api.open_workspace(), names or [])
-    if as_json:
-        extra = {"remote": remote_url} if remote else {}
-        dump_json({"models": [{**asdict(s), "state": s.state.value,
-                                "files": [{**asdict(f), "state": f.state.value} for f in s.files],
-                                **({"unpushed": unpushed.get(s.name, [])} if remote else {})}
-                               for s in statuses],
-                    "errors": errors, **extra})
-    else:
-        if not statuses and not errors:
-            typer.echo("no models yet: `git model add PATH` starts one")
-        width = max((len(s.name) for s in statuses), default=0)
-        for s in statuses:
-            typer.echo(f"{s.state.value:10} {s.name:{width}}  {s.artifact}")
-            if s.state.value != "clean":
-                typer.echo(f"{'':10} {'':{width}}  {s.detail}")
-            if unpushed.get(s.name):
-                typer.echo(f"{'':10} {'':{width}}  not pushed to {remote_url}: "
-                           f"{len(unpushed[s.name])} object(s); run `git model push`")
-        for error in errors:
-            err(f"error: {error}")
-    if errors:
-        raise typer.Exit(1)
+    # the printer `git model status` also reaches without Typer (cli/everyday.py)
+    code = show_status(names or [], as_json, remote)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
