@@ -519,6 +519,7 @@ class LocalPlan:
     unpushed_removed: bool  # --unpushed: the unpushed ones are in ``remove`` too
     scratch: list[Scratch] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    _unpushed_set: set[str] | None = field(default=None, repr=False)
 
     def reason(self, oid: str) -> str | None:
         """The rule an object is kept under (None when it is removed)."""
@@ -526,9 +527,15 @@ class LocalPlan:
         for rule in _PRIORITY:
             if rule in rules:
                 return rule
-        if any(o == oid for o, _ in self.unpushed) and not self.unpushed_removed:
+        if not self.unpushed_removed and oid in self._unpushed_ids:
             return UNPUSHED
         return None
+
+    @property
+    def _unpushed_ids(self) -> set[str]:
+        if self._unpushed_set is None:
+            self._unpushed_set = {oid for oid, _ in self.unpushed}
+        return self._unpushed_set
 
     def kept_by_rule(self) -> dict[str, tuple[int, int]]:
         """rule -> (objects, bytes) kept under it, each object counted once."""
