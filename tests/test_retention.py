@@ -213,3 +213,27 @@ def test_keep_days_follows_both_sides_of_a_merge(repo: Repo) -> None:
     repo.git("branch", "-q", "-D", "side")
     days = retention.named_since(repo.root, int(time.time()) - 3600)
     assert {side_old, side_new, other} <= set(days)
+
+
+def test_parsed_blobs_are_remembered_and_a_bad_line_is_ignored(
+        repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    oids = [add(repo, n, message=f"c{n}") for n in range(3)]
+    first = retention.referenced(repo.root)
+    cache = repo.root / ".git" / "model" / retention.PARSED_CACHE
+    lines = cache.read_text().splitlines()
+    assert len(lines) == 3
+    cache.write_text('{"v": "1.1", "blob": "zz"}\nnot json\n' + lines[0][:20] + "\n"
+                     + "\n".join(lines[1:]) + "\n")
+    calls: list[list[str]] = []
+    real = git.call
+
+    def counting(args: list[str], *rest: object, **kw: object) -> git.Completed:
+        calls.append(args)
+        return real(args, *rest, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(git, "call", counting)
+    again = retention.referenced(repo.root)
+    assert set(again) == set(first) and set(oids) <= set(again)
+    batches = [c for c in calls if c[:2] == ["cat-file", "--batch"]]
+    assert len(batches) == 1  # only the blob whose line was damaged is read again
+    assert len(cache.read_text().splitlines()) == 6  # 3 damaged, 2 good, 1 read again
