@@ -268,3 +268,25 @@ def test_gc_asks_the_s3_remote(tmp_path: Path, s3_endpoint: str,
     assert cached(repo, lonely)
     du = json.loads(repo.model("du", "--json").stdout)
     assert du["totals"]["only_remote_bytes"] == 3000  # `old`: on S3, no longer here
+
+
+def test_gc_from_a_linked_worktree_keeps_the_main_worktrees_models(remote_repo: Repo,
+                                                                   tmp_path: Path) -> None:
+    old = version(remote_repo, 1)
+    version(remote_repo, 2)
+    staged_in_main = version(remote_repo, 3, commit=False)
+    remote_repo.git("worktree", "add", "-q", "--detach", str(tmp_path / "wt2"), "HEAD")
+    linked = Repo(tmp_path / "wt2")
+    linked.model("gc", *STRICT)
+    assert cached(remote_repo, staged_in_main)
+    assert not cached(remote_repo, old)
+
+
+def test_du_compares_with_a_named_remote(remote_repo: Repo, tmp_path: Path) -> None:
+    version(remote_repo, 1)
+    (tmp_path / "empty").mkdir()
+    remote_repo.model("remote", "add", "empty", str(tmp_path / "empty"))
+    du = json.loads(remote_repo.model("du", "--json", "--remote", "empty").stdout)
+    assert du["totals"]["only_local_bytes"] == 3000
+    default = json.loads(remote_repo.model("du", "--json").stdout)
+    assert default["totals"]["only_local_bytes"] == 0
