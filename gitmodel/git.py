@@ -473,7 +473,8 @@ def model_file_history(repo_root: Path, starts: list[str], pathspec: str,
     commits: dict[str, HistoryCommit] = {}
     order: list[HistoryCommit] = []
     current: HistoryCommit | None = None
-    against = EMPTY_TREE
+    against = ""
+    parents: list[str] = []
     for line in out.split("\n"):
         if line.startswith("commit "):
             head, _, source = line[7:].partition("\t")
@@ -484,15 +485,14 @@ def model_file_history(repo_root: Path, starts: list[str], pathspec: str,
                 current = HistoryCommit(sha, 0, (), source, {})
                 commits[sha] = current
                 order.append(current)
-            parents: list[str] = []
+            parents = []
             continue
         if current is None:
             continue
-        if line.startswith("parent "):
-            if not current.parents or len(parents) < len(current.parents):
-                parents.append(line[7:].strip())
-                if len(parents) > len(current.parents):
-                    current.parents = tuple(parents)
+        if line.startswith("parent "):  # repeated under each -m header: kept once
+            parents.append(line[7:].strip())
+            if len(parents) > len(current.parents):
+                current.parents = tuple(parents)
         elif line.startswith("committer "):
             fields = line.rsplit(" ", 2)
             if len(fields) == 3 and fields[1].lstrip("-").isdigit():
