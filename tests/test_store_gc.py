@@ -4,11 +4,13 @@ moments during `git model gc` loses no needed object (issue 10). GITMODEL_KILLS 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -21,6 +23,7 @@ from gitmodel.store import ObjectStore
 from gitmodel.store import gc as store_gc
 
 KILLS = int(os.environ.get("GITMODEL_KILLS", "50"))
+WIDTH = 16  # models per commit: enough unlinks in one run for aimed kills to land among them
 SEED = int(os.environ.get("GITMODEL_KILL_SEED", "2026"))
 
 
@@ -96,20 +99,22 @@ def _setup(tmp_path: Path) -> tuple[Repo, Path, list[bytes], list[bytes]]:
     repo.model("remote", "add", "origin", str(remote), "--default")
     repo.commit("remote")
     released = []
-    for n in range(40):  # objects gc may remove: committed, pushed, then replaced
-        data = random_bytes(64 << 10, n)
-        repo.write(f"models/m{n % 4}.bin", data)
+    for n in range(WIDTH * 8):  # objects gc may remove: committed, pushed, then replaced
+        data = random_bytes(16 << 10, n)
+        repo.write(f"models/m{n % WIDTH}.bin", data)
         released.append(data)
-        if n % 4 == 3:
-            repo.model("add", *(f"models/m{k}.bin" for k in range(4)))
+        if n % WIDTH == WIDTH - 1:
+            repo.model("add", *(f"models/m{k}.bin" for k in range(WIDTH)))
             repo.commit(f"round {n}")
-            repo.model("push")
+    # on the remote, as the pre-push hook of a `git push` of these commits would leave them
+    shutil.copytree(repo.root / ".git" / "model" / "objects", remote / "objects",
+                    dirs_exist_ok=True)
     needed = []
-    for k in range(4):  # what the work tree names now: never removed
-        data = random_bytes(64 << 10, 1000 + k)
+    for k in range(WIDTH):  # what the work tree names now: never removed
+        data = random_bytes(16 << 10, 1000 + k)
         repo.write(f"models/m{k}.bin", data)
         needed.append(data)
-    repo.model("add", *(f"models/m{k}.bin" for k in range(4)))
+    repo.model("add", *(f"models/m{k}.bin" for k in range(WIDTH)))
     repo.commit("current")
     repo.model("push")
     repo.write("models/m0.bin", random_bytes(64 << 10, 5000))  # staged, never pushed
@@ -124,6 +129,20 @@ def _path(repo: Repo, data: bytes) -> Path:
     return repo.root / ".git" / "model" / "objects" / digest[:2] / digest[2:]
 
 
+def _kill_among_unlinks(cmd: list[str], cwd: Path, released: list[Path], delay: float) -> None:
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while proc.poll() is None and time.monotonic() < deadline:
+        if not all(p.exists() for p in released):
+            time.sleep(delay)
+            break
+        time.sleep(0.0005)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
 def test_kill_during_gc_loses_no_needed_object(tmp_path: Path) -> None:
     repo, _remote, needed, released = _setup(tmp_path)
     cache = repo.root / ".git" / "model"
@@ -134,17 +153,26 @@ def test_kill_during_gc_loses_no_needed_object(tmp_path: Path) -> None:
     took = duration(cmd, repo.root)
     assert not any(_path(repo, d).exists() for d in released)  # the run does remove them
     rng = random.Random(SEED)
-    for _ in range(KILLS):
+    partial = 0  # rounds killed in the middle of the unlinks
+    for n in range(KILLS):
         shutil.rmtree(cache / "objects")
         shutil.copytree(spare, cache / "objects")  # every released object back for this round
-        killed(cmd, repo.root, rng.uniform(0, took))
+        if n % 2:
+            killed(cmd, repo.root, rng.uniform(0, took))
+        else:  # aimed at the unlinks: once the first released object is gone, a moment later
+            _kill_among_unlinks(cmd, repo.root, [_path(repo, d) for d in released],
+                                rng.uniform(0, 0.004))
         for data in needed:
             assert _path(repo, data).is_file(), "a needed object was lost"
         objects_match_their_names(cache)
+        gone = sum(not _path(repo, d).exists() for d in released)
+        partial += 0 < gone < len(released)
+    print(f"{partial} of {KILLS} kills landed among the unlinks")
+    assert partial >= KILLS // 5, f"only {partial} of {KILLS} kills landed among the unlinks"
     subprocess.run(cmd, cwd=repo.root, check=True, capture_output=True)  # a re-run finishes
     assert all(_path(repo, d).is_file() for d in needed)
     assert not any(_path(repo, d).exists() for d in released)
-    for k in range(4):
+    for k in range(WIDTH):
         repo.git("checkout", "-q", "HEAD", "--", f"models/m{k}.bin.model.toml")
     status = json.loads(repo.model("status", "--json").stdout)
     assert all(m["state"] != "missing" for m in status["models"])
