@@ -399,3 +399,241 @@ def blob_id(data: bytes) -> str:
     import hashlib
 
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+# -- history of model files (retention, fsck: see gitmodel/retention.py) ------------------------
+
+@dataclass(frozen=True)
+class Change:
+    """One model-file path a commit wrote, against one of its parents (``-m``), or against the
+    empty tree for a root commit: ``blob`` is the new side (ZERO_OID when the path was deleted)."""
+
+    path: str
+    blob: str
+
+
+@dataclass
+class HistoryCommit:
+    """A commit of :func:`model_file_history`, with its model-file changes against each parent."""
+
+    commit: str
+    time: int  # committer date, seconds since the epoch
+    parents: tuple[str, ...]
+    source: str  # the ref it was reached from (``--source``), e.g. ``refs/heads/main``
+    changes: dict[str, list[Change]]  # parent (or EMPTY_TREE for a root) -> its changes
+
+
+def _unquote_path(text: str) -> str:
+    """A path as git's raw diff prints it: C-quoted (``"a\\"b"``) when it holds odd bytes."""
+    if not (len(text) >= 2 and text.startswith('"') and text.endswith('"')):
+        return text
+    body = text[1:-1].encode("utf-8", "surrogateescape")
+    out = bytearray()
+    i = 0
+    simple = {ord("n"): 10, ord("t"): 9, ord("r"): 13, ord('"'): 34, ord("\\"): 92,
+              ord("a"): 7, ord("b"): 8, ord("f"): 12, ord("v"): 11}
+    while i < len(body):
+        ch = body[i]
+        if ch == 92 and i + 1 < len(body):  # backslash
+            nxt = body[i + 1]
+            if nxt in simple:
+                out.append(simple[nxt])
+                i += 2
+                continue
+            if 48 <= nxt <= 55 and i + 3 < len(body) + 1:
+                out.append(int(body[i + 1:i + 4], 8))
+                i += 4
+                continue
+        out.append(ch)
+        i += 1
+    return out.decode("utf-8", "surrogateescape")
+
+
+def model_file_history(repo_root: Path, starts: list[str], pathspec: str,
+                       *, all_refs: bool = True, walk: bool = True) -> list[HistoryCommit]:
+    """Every commit reachable from every ref (``all_refs``) and from ``starts`` that wrote a path
+    matching ``pathspec``, with what it wrote against each parent, in ONE ``git log``.
+
+    ``--full-history`` so a side branch whose change a merge dropped is still walked, ``-m`` so a
+    merge's own resolution is seen, ``--raw --no-renames`` for plain blob ids; ``--pretty=raw``
+    because only it says which parent a ``-m`` diff is against ("commit X (from P)"). ``starts``
+    go in on stdin (thousands of them fit); ``walk=False`` shows only them (``--no-walk``).
+    """
+    args = ["-c", "core.quotepath=off", "-c", "log.showSignature=false", "log", "--source",
+            "--full-history", "-m", "--root", "--raw", "--no-abbrev", "--no-renames",
+            "--pretty=raw", "--no-color", "--no-ext-diff", "--no-textconv"]
+    if all_refs:
+        args.append("--all")
+    if not walk:
+        args.append("--no-walk=unsorted")
+    if not all_refs and not starts:
+        return []
+    args += ["--stdin", "--", pathspec]
+    out = run(args, repo_root, input="".join(f"{s}\n" for s in starts).encode())
+    commits: dict[str, HistoryCommit] = {}
+    order: list[HistoryCommit] = []
+    current: HistoryCommit | None = None
+    against = EMPTY_TREE
+    for line in out.split("\n"):
+        if line.startswith("commit "):
+            head, _, source = line[7:].partition("\t")
+            sha, _, rest = head.partition(" ")
+            against = rest[len("(from "):-1] if rest.startswith("(from ") else ""
+            current = commits.get(sha)
+            if current is None:
+                current = HistoryCommit(sha, 0, (), source, {})
+                commits[sha] = current
+                order.append(current)
+            parents: list[str] = []
+            continue
+        if current is None:
+            continue
+        if line.startswith("parent "):
+            if not current.parents or len(parents) < len(current.parents):
+                parents.append(line[7:].strip())
+                if len(parents) > len(current.parents):
+                    current.parents = tuple(parents)
+        elif line.startswith("committer "):
+            fields = line.rsplit(" ", 2)
+            if len(fields) == 3 and fields[1].lstrip("-").isdigit():
+                current.time = int(fields[1])
+        elif line.startswith(":"):
+            meta, tab, path = line.partition("\t")
+            parts = meta.split()
+            if not tab or len(parts) < 5:
+                continue
+            key = against or (current.parents[0] if len(current.parents) == 1 else EMPTY_TREE)
+            current.changes.setdefault(key, []).append(Change(_unquote_path(path), parts[3]))
+    return order
+
+
+def tree_ids(repo_root: Path, revs: list[str]) -> dict[str, str]:
+    """The tree id of each of ``revs`` that names one (``REV^{tree}``), in one
+    ``cat-file --batch-check``."""
+    if not revs:
+        return {}
+    out = run(["cat-file", "--batch-check=%(objectname) %(objecttype)"], repo_root,
+              input="".join(f"{r}^{{tree}}\n" for r in revs).encode())
+    found = {}
+    for rev, line in zip(revs, out.splitlines(), strict=False):
+        parts = line.split()
+        if len(parts) == 2 and parts[1] == "tree":
+            found[rev] = parts[0]
+    return found
+
+
+def tree_files(repo_root: Path, trees: list[str], pathspec: str) -> dict[str, dict[str, str]]:
+    """Path -> blob id of every file matching ``pathspec`` in each of ``trees`` (tree ids), in
+    one ``diff-tree --stdin`` against the empty tree (``ls-tree`` takes one tree a process)."""
+    unique = list(dict.fromkeys(trees))
+    result: dict[str, dict[str, str]] = {t: {} for t in unique}
+    if not unique:
+        return result
+    out = run_bytes(["-c", "core.quotepath=off", "diff-tree", "--stdin", "-r", "--no-abbrev",
+                     "-z", "--no-renames", "--", pathspec], repo_root,
+                    input="".join(f"{EMPTY_TREE} {t}\n" for t in unique).encode())
+    pos = 0
+    current: dict[str, str] | None = None
+    size = len(out)
+    while pos < size:
+        if out[pos:pos + 1] == b":":
+            meta_end = out.index(b"\0", pos)
+            path_end = out.index(b"\0", meta_end + 1)
+            parts = out[pos:meta_end].decode().split()
+            path = out[meta_end + 1:path_end].decode("utf-8", "surrogateescape")
+            if current is not None and len(parts) >= 5:
+                current[path] = parts[3]
+            pos = path_end + 1
+        else:
+            end = out.find(b"\n", pos)
+            if end < 0:
+                break
+            pair = out[pos:end].decode().split()
+            current = result.get(pair[1]) if len(pair) == 2 else None
+            pos = end + 1
+    return result
+
+
+@dataclass(frozen=True)
+class Worktree:
+    path: Path
+    head: str | None  # None for a worktree on an unborn branch
+    branch: str | None
+    git_dir: Path | None  # its private git dir, when found
+
+
+def worktrees(repo_root: Path, common_dir: Path) -> list[Worktree]:
+    """Every worktree of the repository (``worktree list --porcelain``), with its git dir, so a
+    worktree whose folder is gone can still be read through its index file."""
+    out = run(["worktree", "list", "--porcelain"], repo_root)
+    private: dict[Path, Path] = {}
+    folder = common_dir / "worktrees"
+    if folder.is_dir():
+        for entry in folder.iterdir():
+            try:
+                target = Path((entry / "gitdir").read_text().strip())
+            except OSError:
+                continue
+            private[target.parent.resolve()] = entry
+    found = []
+    for block in out.split("\n\n"):
+        path: Path | None = None
+        head = branch = None
+        bare = False
+        for line in block.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "worktree":
+                path = Path(value)
+            elif key == "HEAD":
+                head = value if value != ZERO_OID else None
+            elif key == "branch":
+                branch = value
+            elif key == "bare":
+                bare = True
+        if path is None or bare:
+            continue
+        git_dir = private.get(path.resolve(), common_dir if path.resolve() == repo_root.resolve()
+                              or (path / ".git").is_dir() else None)
+        found.append(Worktree(path, head, branch, git_dir))
+    return found
+
+
+def index_entries_of(git_dir: Path, work_tree: Path, pathspecs: list[str]) -> dict[str, dict[int, str]]:
+    """:func:`index_entries` of another worktree, read through its index file (so a worktree
+    whose folder was deleted is still read)."""
+    out = run(["ls-files", "--stage", "-z", "--", *pathspecs], work_tree if work_tree.is_dir()
+              else git_dir, env={"GIT_INDEX_FILE": str(git_dir / "index"),
+                                 "GIT_DIR": str(git_dir)} if not work_tree.is_dir() else None)
+    entries: dict[str, dict[int, str]] = {}
+    for entry in out.split("\0"):
+        meta, tab, path = entry.partition("\t")
+        parts = meta.split()
+        if tab and len(parts) == 3 and parts[2].isdigit():
+            entries.setdefault(path, {})[int(parts[2])] = parts[1]
+    return entries
+
+
+def stash_commits(repo_root: Path) -> list[str]:
+    """Every stash entry's commit (``stash@{0}``, ``stash@{1}``…), newest first, from the stash
+    reflog in one call (``--all`` sees only the newest)."""
+    proc = call(["log", "--walk-reflogs", "--format=%H", "refs/stash", "--"], repo_root)
+    if proc.returncode != 0:
+        return []  # no stash
+    return [line for line in proc.stdout.decode().split() if line]
+
+
+def commits_since(repo_root: Path, since: int,
+                  refs: list[str]) -> list[tuple[str, int, tuple[str, ...], str]]:
+    """(commit, committer time, parents, the ref it was reached from) of the commits reachable
+    from ``refs`` (``--branches`` and the like) made at or after ``since``, children before
+    parents (``--topo-order``), in one ``git log``."""
+    # --since-as-filter, not --since: a commit made in the window on top of one whose clock was
+    # behind is still found (--since stops walking at the first older commit)
+    out = run(["log", "--source", "--topo-order", f"--since-as-filter=@{since}",
+               "--format=%H%x09%ct%x09%P%x09%S", *refs, "--"], repo_root)
+    found = []
+    for line in out.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 4 and parts[1].isdigit():
+            found.append((parts[0], int(parts[1]), tuple(parts[2].split()), parts[3]))
+    return found

@@ -1,0 +1,500 @@
+"""What the cache and the remotes must keep: every object a model file names, and why (issue 10).
+
+Two questions, one pass over refs and history each (never one git process per commit):
+
+- :func:`referenced` — every object named by a model file in any worktree (HEAD, index, work
+  tree), any stash entry, or any commit reachable from any ref (branches, tags, remote-tracking
+  branches), each with the commits, versions and stages it belongs to. fsck checks these exist;
+  remote gc evaluates its retention rules over them.
+- :func:`needed_locally` — what the local cache must keep under :class:`Rules` (docs/storage.md):
+  always every worktree's HEAD, index and work tree, every stash entry and every version in a
+  stage; by rule the commits of local branches of the last ``keep_days`` days, the newest
+  ``keep_versions`` versions of each model, objects younger than ``grace`` and rescued copies
+  younger than ``keep_rescued``.
+
+The git work is a constant number of processes whatever the size of the history:
+``worktree list``, the stash reflog, ``for-each-ref`` (the registry), one ``git log --all -m
+--raw`` restricted to model files, one ``rev-list``-like ``git log`` of the keep-days window, a
+``cat-file --batch-check`` and a ``diff-tree --stdin`` for the trees read whole, one
+``cat-file --batch`` for every model-file blob, and an ``ls-files`` per worktree.
+
+A model file in history that fails to parse is reported in :attr:`References.problems` and every
+``sha256:<64 hex>`` in its bytes is kept: a broken file may still name the bytes someone needs,
+and keeping too much is the only safe mistake. Nothing here prints or deletes.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gitmodel import git, modelfile, registry
+from gitmodel.errors import GitmodelError
+
+# Why an object is kept (Use.rule); the CLI counts bytes by these names, --json reports them.
+ALWAYS = "always"  # a worktree's HEAD, index or work tree, a stash entry, a stage's version
+KEEP_DAYS = "keep-days"  # a commit on a local branch made in the last N days
+KEEP_VERSIONS = "keep-versions"  # one of a model's newest N registered versions
+GRACE = "grace"  # put into the cache less than the grace period ago (an add in flight)
+RESCUED = "rescued"  # bytes gitmodel saved before replacing them, kept for a while
+UNPUSHED = "unpushed"  # no remote has it (decided by store gc, which asks the remote)
+REACHABLE = "reachable"  # named by a commit reachable from a ref (referenced() only)
+RULES = (ALWAYS, KEEP_DAYS, KEEP_VERSIONS, GRACE, RESCUED, UNPUSHED, REACHABLE)
+
+DAY = 86400
+_OID_IN_TEXT = re.compile(rb"sha256:[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The local cache's retention rules (``[gc]`` in .gitmodel.toml, docs/config.md)."""
+
+    grace: float = 3600.0  # seconds
+    keep_days: float = 7.0
+    keep_versions: int = 2
+    keep_rescued: float = 30 * DAY  # seconds a rescued copy is kept after it was saved
+
+
+@dataclass(frozen=True)
+class Use:
+    """One reason an object is kept: which model file names it, where, and under which rule."""
+
+    oid: str
+    size: int
+    model: str  # "?" when the model file that names it did not parse
+    model_file: str  # repo-relative path of the model file ("" for grace and rescued)
+    where: str  # "worktree /x HEAD", "stash@{0}", "version churn@v1.2.0", "branch main @abc…"
+    rule: str  # one of RULES
+    commit: str | None = None  # the commit whose tree holds the model file, when there is one
+    time: int | None = None  # that commit's committer time (seconds since the epoch)
+    version: str | None = None  # "churn@v1.2.0" when the use is a registered version
+    stage: str | None = None  # "prod" when that version is in a stage
+
+
+class References(dict[str, list[Use]]):
+    """oid -> every :class:`Use` of it, plus what could not be read (never a reason to drop)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.problems: list[str] = []
+
+    def add(self, use: Use) -> None:
+        self.setdefault(use.oid, []).append(use)
+
+    def rules_of(self, oid: str) -> set[str]:
+        return {u.rule for u in self.get(oid, ())}
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """A model-file blob, read once however many commits hold it."""
+
+    name: str
+    files: tuple[tuple[str, int], ...]  # (oid, size)
+    problem: str | None = None
+
+
+Progress = Callable[[str], None]
+
+
+def _short(commit: str) -> str:
+    return commit[:12]
+
+
+def _day(timestamp: int) -> str:
+    return _dt.datetime.fromtimestamp(timestamp, _dt.UTC).strftime("%Y-%m-%d")
+
+
+def _ref_label(ref: str) -> str:
+    for prefix, kind in (("refs/heads/", "branch"), ("refs/tags/", "tag"),
+                         ("refs/remotes/", "remote branch")):
+        if ref.startswith(prefix):
+            return f"{kind} {ref[len(prefix):]}"
+    return ref or "commit"
+
+
+@dataclass
+class _Scan:
+    """Everything read from git for one question; blobs parsed lazily, each once."""
+
+    root: Path
+    repo: git.Repo
+    problems: list[str] = field(default_factory=list)
+    parsed: dict[str, _Parsed] = field(default_factory=dict)
+
+    def parse(self, blobs: Iterable[str], where: dict[str, str] | None = None) -> None:
+        """Read and parse every blob of ``blobs`` not parsed yet, in one ``cat-file --batch``."""
+        wanted = [b for b in dict.fromkeys(blobs) if b not in self.parsed and b != git.ZERO_OID]
+        if not wanted:
+            return
+        data = git.read_blobs(self.root, wanted)
+        for blob in wanted:
+            raw = data.get(blob)
+            label = (where or {}).get(blob, f"blob {blob[:12]}")
+            if raw is None:
+                self.problems.append(f"{label}: git has no blob {blob} (a shallow or partial "
+                                     "clone?); the objects it names cannot be known")
+                self.parsed[blob] = _Parsed("?", (), "missing")
+                continue
+            self.parsed[blob] = self.parse_bytes(raw, label)
+
+    def parse_bytes(self, raw: bytes, label: str) -> _Parsed:
+        try:
+            spec = modelfile.loads(raw, label)
+        except GitmodelError as exc:
+            # keep whatever it might name: an object id anywhere in the bytes
+            oids = tuple(dict.fromkeys((m.decode(), 0) for m in _OID_IN_TEXT.findall(raw)))
+            self.problems.append(f"{exc}; keeping the {len(oids)} object(s) it mentions")
+            return _Parsed("?", oids, str(exc))
+        return _Parsed(spec.name, tuple((f.oid, f.size) for f in spec.files))
+
+
+def _uses(parsed: _Parsed, path: str, where: str, rule: str, **extra: object) -> list[Use]:
+    return [Use(oid, size, parsed.name, path, where, rule, **extra)  # type: ignore[arg-type]
+            for oid, size in parsed.files]
+
+
+def _worktree_uses(scan: _Scan, out: References, trees: dict[str, dict[str, str]],
+                   head_trees: dict[str, str], worktrees: list[git.Worktree]) -> None:
+    """HEAD, index (every stage of a conflict) and work tree of every worktree: always kept."""
+    pathspec = [modelfile.PATHSPEC]
+    index_blobs: list[tuple[str, str, str]] = []  # (blob, path, where)
+    disk: list[tuple[Path, str, str]] = []
+    for wt in worktrees:
+        label = f"worktree {wt.path}"
+        if wt.head and wt.head in head_trees:
+            for path, blob in trees.get(head_trees[wt.head], {}).items():
+                index_blobs.append((blob, path, f"{label} HEAD"))
+        if wt.git_dir is not None:
+            try:
+                entries = git.index_entries_of(wt.git_dir, wt.path, pathspec)
+            except GitmodelError as exc:
+                scan.problems.append(f"{label}: its index could not be read ({exc})")
+                entries = {}
+            for path, stages in entries.items():
+                for stage, blob in stages.items():
+                    what = "index" if stage == 0 else f"index (conflict side {stage})"
+                    index_blobs.append((blob, path, f"{label} {what}"))
+        if wt.path.is_dir():
+            try:
+                paths = git.ls_files(wt.path, pathspec, others=True)
+            except GitmodelError as exc:
+                scan.problems.append(f"{label}: its model files could not be listed ({exc})")
+                paths = []
+            for path in paths:
+                disk.append((wt.path / path, path, f"{label} work tree"))
+    scan.parse((b for b, _, _ in index_blobs), {b: f"{w} {p}" for b, p, w in index_blobs})
+    for blob, path, where in index_blobs:
+        for use in _uses(scan.parsed[blob], path, where, ALWAYS):
+            out.add(use)
+    for file, path, where in disk:
+        try:
+            if file.is_symlink() or not file.is_file():
+                continue
+            raw = file.read_bytes()
+        except OSError:
+            continue  # deleted meanwhile: its index entry and HEAD are counted above
+        blob = git.blob_id(raw)
+        if blob not in scan.parsed:
+            scan.parsed[blob] = scan.parse_bytes(raw, f"{where} {path}")
+        for use in _uses(scan.parsed[blob], path, where, ALWAYS):
+            out.add(use)
+
+
+def _stash_revs(stashes: list[str]) -> list[tuple[str, str]]:
+    """(rev, label) of each stash entry's trees: the work tree, the index (``^2``) and the
+    untracked files (``^3``, when ``stash -u`` made one)."""
+    revs = []
+    for n, commit in enumerate(stashes):
+        revs.append((commit, f"stash@{{{n}}}"))
+        revs.append((f"{commit}^2", f"stash@{{{n}}} index"))
+        revs.append((f"{commit}^3", f"stash@{{{n}}} untracked"))
+    return revs
+
+
+@dataclass
+class _Base:
+    """What both questions read: worktrees, stashes, the registry and the trees read whole."""
+
+    scan: _Scan
+    worktrees: list[git.Worktree]
+    stashes: list[str]
+    registry: registry.Registry
+    tree_of: dict[str, str]  # rev -> tree id
+    trees: dict[str, dict[str, str]]  # tree id -> {model-file path: blob}
+
+
+def _read_base(root: Path, extra_revs: Iterable[str] = ()) -> _Base:
+    repo = git.find_repo(root)
+    scan = _Scan(repo.root, repo)
+    worktrees = git.worktrees(repo.root, repo.common_dir)
+    stashes = git.stash_commits(repo.root)
+    reg = registry.read(repo.root)
+    scan.problems += reg.warnings
+    revs = [wt.head for wt in worktrees if wt.head]
+    revs += [rev for rev, _ in _stash_revs(stashes)]
+    revs += list(extra_revs)
+    tree_of = git.tree_ids(repo.root, list(dict.fromkeys(revs)))
+    trees = git.tree_files(repo.root, list(tree_of.values()), modelfile.PATHSPEC)
+    return _Base(scan, worktrees, stashes, reg, tree_of, trees)
+
+
+def _always(base: _Base, out: References) -> None:
+    """The uses every question keeps: worktrees, stash entries, versions in a stage."""
+    scan = base.scan
+    _worktree_uses(scan, out, base.trees, base.tree_of, base.worktrees)
+    stash_files = []
+    for rev, label in _stash_revs(base.stashes):
+        tree = base.tree_of.get(rev)
+        if tree is None:
+            continue  # no ^3: the stash kept no untracked files
+        stash_files += [(blob, path, label) for path, blob in base.trees[tree].items()]
+    scan.parse((b for b, _, _ in stash_files), {b: f"{w} {p}" for b, p, w in stash_files})
+    for blob, path, where in stash_files:
+        for use in _uses(scan.parsed[blob], path, where, ALWAYS):
+            out.add(use)
+
+
+def _version_files(base: _Base, versions: list[registry.VersionInfo]
+                   ) -> dict[tuple[str, str], tuple[str, str]]:
+    """(model, version) -> (model-file path, blob) of each version, from its tag's Model-File
+    trailer where gitmodel wrote one, else by finding the model's file in the commit's tree."""
+    scan = base.scan
+    found: dict[tuple[str, str], tuple[str, str]] = {}
+    specs = {}
+    for ver in versions:
+        if ver.model_file:
+            specs[(ver.model, ver.version)] = (ver.model_file, f"{ver.commit}:{ver.model_file}")
+    blobs = git.read_blobs(scan.root, [s for _, s in specs.values()])
+    untrailered = []
+    for ver in versions:
+        key = (ver.model, ver.version)
+        if key in specs:
+            path, spec = specs[key]
+            raw = blobs.get(spec)
+            if raw is not None:
+                blob = git.blob_id(raw)
+                if blob not in scan.parsed:
+                    scan.parsed[blob] = scan.parse_bytes(raw, f"{ver.tag} {path}")
+                if scan.parsed[blob].name in (ver.model, "?"):
+                    found[key] = (path, blob)
+                    continue
+        untrailered.append(ver)
+    if untrailered:
+        tree_of = git.tree_ids(scan.root, [ver.commit for ver in untrailered])
+        trees = git.tree_files(scan.root, list(tree_of.values()), modelfile.PATHSPEC)
+        scan.parse(blob for tree in trees.values() for blob in tree.values())
+        for ver in untrailered:
+            files = trees.get(tree_of.get(ver.commit, ""), {})
+            match = [(p, b) for p, b in files.items() if scan.parsed[b].name == ver.model]
+            if match:
+                found[(ver.model, ver.version)] = match[0]
+            else:
+                # a broken model file may be this version's: keep what each names
+                broken = [(p, b) for p, b in files.items() if scan.parsed[b].name == "?"]
+                if broken:
+                    found[(ver.model, ver.version)] = broken[0]
+                scan.problems.append(f"version {ver.tag}: no model file named {ver.model!r} "
+                                     f"in commit {_short(ver.commit)}")
+    return found
+
+
+def _version_uses(base: _Base, out: References, versions: list[registry.VersionInfo],
+                  rule: str, files: dict[tuple[str, str], tuple[str, str]]) -> None:
+    for ver in versions:
+        key = (ver.model, ver.version)
+        if key not in files:
+            continue
+        path, blob = files[key]
+        name = f"{ver.model}@{ver.version}"
+        for use in _uses(base.scan.parsed[blob], path, f"version {name}", rule,
+                         commit=ver.commit, time=ver.timestamp, version=name):
+            out.add(use)
+
+
+def _stage_uses(base: _Base, out: References,
+                files: dict[tuple[str, str], tuple[str, str]]) -> None:
+    for state in base.registry.models.values():
+        for stage, ver in sorted(state.stages.items()):
+            key = (ver.model, ver.version)
+            if key not in files:
+                continue
+            path, blob = files[key]
+            name = f"{ver.model}@{ver.version}"
+            for use in _uses(base.scan.parsed[blob], path, f"stage {stage} \u2192 {name}",
+                             ALWAYS, commit=ver.commit, time=ver.timestamp, version=name,
+                             stage=stage):
+                out.add(use)
+
+
+def referenced(root: Path, progress: Progress | None = None) -> References:
+    """Every object any model file names: in any worktree (HEAD, index, work tree), stash entry,
+    or commit reachable from any ref, with the versions and stages it belongs to."""
+    say = progress or (lambda _what: None)
+    say("reading worktrees, stashes and the registry")
+    base = _read_base(root)
+    out = References()
+    _always(base, out)
+    say("reading the history of model files")
+    starts = [wt.head for wt in base.worktrees if wt.head] + base.stashes
+    history = git.model_file_history(base.scan.root, list(dict.fromkeys(starts)),
+                                     modelfile.PATHSPEC)
+    introduced: dict[str, list[tuple[str, git.HistoryCommit]]] = {}
+    for commit in history:
+        seen = set()
+        for changes in commit.changes.values():
+            for change in changes:
+                if change.blob != git.ZERO_OID and (change.blob, change.path) not in seen:
+                    seen.add((change.blob, change.path))
+                    introduced.setdefault(change.blob, []).append((change.path, commit))
+    say(f"reading {len(introduced)} model-file versions")
+    base.scan.parse(introduced, {b: f"commit {_short(c.commit)} {p}"
+                                 for b, uses in introduced.items() for p, c in uses[:1]})
+    for blob, where in introduced.items():
+        parsed = base.scan.parsed[blob]
+        for path, commit in where:
+            label = f"{_ref_label(commit.source)} @{_short(commit.commit)} {_day(commit.time)}"
+            for use in _uses(parsed, path, label, REACHABLE, commit=commit.commit,
+                             time=commit.time):
+                out.add(use)
+    versions = [ver for state in base.registry.models.values() for ver in state.versions]
+    files = _version_files(base, versions)
+    _version_uses(base, out, versions, REACHABLE, files)
+    _stage_uses(base, out, files)
+    out.problems = list(dict.fromkeys(base.scan.problems))
+    return out
+
+
+def needed_locally(root: Path, rules: Rules, now: float, *,
+                   cache_times: dict[str, tuple[int, float]] | None = None,
+                   progress: Progress | None = None) -> References:
+    """What the local cache must keep under ``rules`` at time ``now``: see the module's doc.
+
+    ``cache_times`` (oid -> (size, newest of mtime and ctime)) is what store gc read of the
+    cache; objects younger than ``rules.grace`` are kept under GRACE. Rescued copies (the
+    rescue log) younger than ``rules.keep_rescued`` are kept under RESCUED.
+    """
+    say = progress or (lambda _what: None)
+    say("reading worktrees, stashes and the registry")
+    since = int(now - rules.keep_days * DAY)
+    repo = git.find_repo(root)
+    window = (git.commits_since(repo.root, since, ["--branches"])
+              if rules.keep_days > 0 else [])
+    in_window = {c for c, _, _, _ in window}
+    boundary = {parents[0] for _, _, parents, _ in window
+                if parents and parents[0] not in in_window}
+    base = _read_base(repo.root, sorted(boundary))
+    out = References()
+    _always(base, out)
+    files = _version_files(base, [
+        ver for state in base.registry.models.values()
+        for ver in ([*state.stages.values()] +
+                    (state.active_versions[:rules.keep_versions] if rules.keep_versions > 0
+                     else []))])
+    _stage_uses(base, out, files)
+    for state in base.registry.models.values():
+        if rules.keep_versions > 0:
+            _version_uses(base, out, state.active_versions[:rules.keep_versions],
+                          KEEP_VERSIONS, files)
+    if window:
+        say(f"reading the model files of {len(window)} recent commits")
+        _window_uses(base, out, window, boundary)
+    if cache_times:
+        for oid, (size, when) in cache_times.items():
+            age = now - when
+            if age < rules.grace:
+                out.add(Use(oid, size, "", "", f"added {_age(age)} ago", GRACE, time=int(when)))
+    _rescued_uses(repo, out, rules, now, cache_times or {})
+    out.problems = list(dict.fromkeys(base.scan.problems))
+    return out
+
+
+def _age(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    for unit, size in (("d", DAY), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _window_uses(base: _Base, out: References,
+                 window: list[tuple[str, int, tuple[str, ...], str]],
+                 boundary: set[str]) -> None:
+    """The model files in the tree of every commit of the window: each commit's tree is its
+    first parent's with the commit's own changes applied (the first parent read whole when it
+    lies outside the window), so no tree is listed per commit."""
+    scan = base.scan
+    in_window = {c for c, _, _, _ in window}
+    history = {c.commit: c for c in git.model_file_history(
+        scan.root, sorted(in_window), modelfile.PATHSPEC, all_refs=False, walk=False)}
+    children: dict[str, int] = {}
+    for _, _, parents, _ in window:
+        if parents:
+            children[parents[0]] = children.get(parents[0], 0) + 1
+    snapshots: dict[str, dict[str, str]] = {}
+    newest: dict[tuple[str, str], tuple[str, int, str]] = {}  # (path, blob) -> newest commit
+    for commit, time, parents, source in reversed(window):  # parents before children
+        first = parents[0] if parents else None
+        if first is None:
+            snap: dict[str, str] = {}
+        elif first in snapshots:
+            snap = snapshots[first] if children.get(first, 0) <= 1 else dict(snapshots[first])
+        else:
+            tree = base.tree_of.get(first)
+            snap = dict(base.trees.get(tree, {})) if tree else {}
+        found = history.get(commit)
+        if found is not None:
+            for change in found.changes.get(first or git.EMPTY_TREE, []):
+                if change.blob == git.ZERO_OID:
+                    snap.pop(change.path, None)
+                else:
+                    snap[change.path] = change.blob
+        if first is not None and first in snapshots:
+            children[first] -= 1
+            if children[first] <= 0:
+                del snapshots[first]
+        snapshots[commit] = snap
+        for path, blob in snap.items():
+            current = newest.get((path, blob))
+            if current is None or time > current[1]:
+                newest[(path, blob)] = (commit, time, source)
+    scan.parse({blob for _, blob in newest})
+    for (path, blob), (commit, time, source) in newest.items():
+        branch = source.removeprefix("refs/heads/")  # the window is --branches only
+        label = f"branch {branch} @{_short(commit)} {_day(time)}"
+        for use in _uses(scan.parsed[blob], path, label, KEEP_DAYS, commit=commit, time=time):
+            out.add(use)
+
+
+def _rescued_uses(repo: git.Repo, out: References, rules: Rules, now: float,
+                  cache_times: dict[str, tuple[int, float]]) -> None:
+    from gitmodel.workspace import RESCUE_LOG
+
+    log = repo.model_dir / RESCUE_LOG
+    try:
+        text = log.read_text(encoding="utf-8")
+    except OSError:
+        return
+    import json
+
+    for line in text.splitlines():
+        try:
+            entry = json.loads(line)
+            oid, path, when = str(entry["oid"]), str(entry["path"]), str(entry["when"])
+            saved = _dt.datetime.strptime(when, "%Y-%m-%dT%H:%M:%SZ").replace(
+                tzinfo=_dt.UTC).timestamp()
+        except (ValueError, TypeError, KeyError):
+            continue
+        if now - saved < rules.keep_rescued:
+            size = cache_times.get(oid, (int(entry.get("size", 0) or 0), 0.0))[0]
+            out.add(Use(oid, size, "", path, f"rescued from {path} on {when[:10]}", RESCUED,
+                        time=int(saved)))
+
+
+__all__ = [
+    "ALWAYS", "GRACE", "KEEP_DAYS", "KEEP_VERSIONS", "REACHABLE", "RESCUED", "RULES", "UNPUSHED",
+    "References", "Rules", "Use", "needed_locally", "referenced",
+]
