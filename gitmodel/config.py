@@ -26,6 +26,17 @@ MODEL_EXTENSIONS = (
 
 
 @dataclass(frozen=True)
+class GcSettings:
+    """``[gc]``: how long the local cache keeps what it no longer strictly needs (docs/config.md,
+    docs/storage.md). The defaults are issue 10's."""
+
+    grace: float = 3600.0  # seconds: an object younger than this is kept (an add in flight)
+    keep_days: int = 7  # commits on local branches made in the last N days
+    keep_versions: int = 2  # the newest N registered versions of each model
+    keep_rescued: float = 30 * 86400.0  # seconds a rescued copy is kept
+
+
+@dataclass(frozen=True)
 class Config:
     link: LinkMode = LinkMode.AUTO
     fsync: bool = False
@@ -36,6 +47,12 @@ class Config:
     raw: dict[str, Any] = field(default_factory=dict)
     # [remote.NAME] keys besides url/default, e.g. endpoint_url for MinIO (never credentials)
     remote_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def gc(self) -> GcSettings:
+        """``[gc]``, parsed when asked (by du and gc) rather than by load(): a typo there must
+        not stop a checkout's hook."""
+        return parse_gc(self.raw.get("gc", {}))
 
 
 DEFAULT_DOCUMENT: dict[str, Any] = {
@@ -69,6 +86,58 @@ def parse_size(value: object, where: str) -> int:
         if digits.isascii() and digits.isdigit():
             return int(digits) * _SIZE_UNITS[unit]
     raise ConfigError(f"{where} is {value!r}: give a number of bytes, or one like 50m or 1g")
+
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(value: object, where: str) -> float:
+    """Seconds in a duration such as ``90s``, ``30m``, ``1h``, ``14d`` or ``2w`` (a number and one
+    unit; ``0`` alone is allowed). Anything else is a :class:`ConfigError` naming ``where``."""
+    if isinstance(value, int) and not isinstance(value, bool) and value == 0:
+        return 0.0
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == "0":
+            return 0.0
+        unit = text[-1:]
+        digits = text[:-1].strip()
+        if unit in _DURATION_UNITS and digits.isascii() and digits.isdigit() and len(digits) < 10:
+            return float(int(digits) * _DURATION_UNITS[unit])
+    raise ConfigError(f"{where} is {value!r}: give a duration such as 90s, 30m, 1h, 14d or 2w "
+                      "(a whole number and one unit), or 0")
+
+
+def parse_count(value: object, where: str) -> int:
+    """A whole number of at least 0 (``keep-days``, ``keep-versions``), from TOML or text."""
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**9:
+        return value
+    raise ConfigError(f"{where} is {value!r}: give a whole number, 0 or more")
+
+
+_GC_KEYS = ("grace", "keep-days", "keep-versions", "keep-rescued")
+
+
+def parse_gc(table: object) -> GcSettings:
+    """The ``[gc]`` table, strictly: unknown keys and bad values are errors, not defaults."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{CONFIG_FILE}: [gc] must be a table")
+    unknown = sorted(set(table) - set(_GC_KEYS))
+    if unknown:
+        raise ConfigError(f"{CONFIG_FILE}: [gc] has no key {unknown[0]!r} (its keys: "
+                          f"{', '.join(_GC_KEYS)}; docs/config.md)")
+    defaults = GcSettings()
+    return GcSettings(
+        grace=parse_duration(table.get("grace", "1h"), f"gc.grace in {CONFIG_FILE}"),
+        keep_days=parse_count(table.get("keep-days", defaults.keep_days),
+                              f"gc.keep-days in {CONFIG_FILE}"),
+        keep_versions=parse_count(table.get("keep-versions", defaults.keep_versions),
+                                  f"gc.keep-versions in {CONFIG_FILE}"),
+        keep_rescued=parse_duration(table.get("keep-rescued", "30d"),
+                                    f"gc.keep-rescued in {CONFIG_FILE}"),
+    )
 
 
 def load(root: Path) -> Config:
