@@ -85,9 +85,11 @@ def _sha256_of(path: Path, progress: Callable[[int], None]) -> str:
 
 
 def rehash(store: ObjectStore, oids: Iterable[str] | None = None, *, jobs: int | None = None,
-           progress: Progress | None = None) -> RehashReport:
+           progress: Progress | None = None,
+           plan: Callable[[int, int], None] | None = None) -> RehashReport:
     """Hash every object in the cache (or those of ``oids`` that it holds) with ``jobs`` threads
-    (default: one per core); ``progress`` is called with byte counts, from one thread at a time."""
+    (default: one per core); ``plan`` is called once with (objects, bytes) before, ``progress``
+    with byte counts, from one thread at a time."""
     started = time.monotonic()
     report = RehashReport(jobs=jobs or default_jobs())
     if oids is None:
@@ -108,7 +110,11 @@ def rehash(store: ObjectStore, oids: Iterable[str] | None = None, *, jobs: int |
     sized.sort(reverse=True)
     lock = threading.Lock()
 
+    stop = threading.Event()
+
     def tick(n: int) -> None:
+        if stop.is_set():
+            raise _Stopped
         if progress is not None:
             with lock:
                 progress(n)
@@ -131,17 +137,42 @@ def rehash(store: ObjectStore, oids: Iterable[str] | None = None, *, jobs: int |
             if actual != oid:
                 report.corrupt.append(Corrupt(oid, actual, size))
 
+    if plan is not None:
+        plan(len(sized), sum(size for size, _ in sized))
     if report.jobs == 1 or len(sized) <= 1:
         for item in sized:
             check(item)
     else:
-        with ThreadPoolExecutor(report.jobs, thread_name_prefix="gitmodel-fsck") as pool:
-            for future in [pool.submit(check, item) for item in sized]:
-                future.result()
+        _run_threads(sized, check, report.jobs, stop)
     report.corrupt.sort(key=lambda c: c.oid)
     report.unreadable.sort(key=lambda u: u.oid)
     report.seconds = time.monotonic() - started
     return report
+
+
+class _Stopped(Exception):
+    """Raised in a hashing thread once the main thread has stopped waiting (Ctrl-C, a failure)."""
+
+
+def _run_threads(items: list[tuple[int, str]], work: Callable[[tuple[int, str]], None],
+                 jobs: int, stop: threading.Event) -> None:
+    """``work`` on every item with ``jobs`` threads. The main thread waits in short slices so
+    a Ctrl-C lands at once; then the queued items are dropped and the running ones stop at their
+    next read, instead of hashing the rest of the cache on the way out."""
+    from concurrent.futures import FIRST_EXCEPTION, wait
+
+    pool = ThreadPoolExecutor(jobs, thread_name_prefix="gitmodel-fsck")
+    try:
+        pending = {pool.submit(work, item) for item in items}
+        while pending:
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
+            for future in done:
+                future.result()
+    except BaseException:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _describe(exc: OSError) -> str:
