@@ -65,6 +65,11 @@ def test_a_clean_repository_passes(repo: Repo) -> None:
     code, report = fsck(repo)
     assert code == 0 and report["ok"] and report["findings"] == []
     assert report["cache_objects"] == 1 and report["referenced"] == 1
+    # --json is stable: a key is added or renamed here on purpose, with docs/storage.md
+    assert sorted(report) == [
+        "cache_bytes", "cache_objects", "findings", "hash_seconds", "jobs", "notes", "ok",
+        "only_on_remote", "orphans", "problems", "referenced", "remote", "remote_asked",
+        "remote_hashed", "strays"]
     text = repo.model("fsck").stdout
     assert "every object is where it should be" in text
 
@@ -80,6 +85,8 @@ def test_corrupt_object_is_healed_from_a_directory_remote(repo: Repo, tmp_path: 
     assert code == 1 and not report["ok"]
     [finding] = report["findings"]
     assert finding["oid"] == oid_of(data) and finding["problem"] == "corrupt"
+    assert sorted(finding) == ["detail", "more_uses", "oid", "problem", "quarantined_to",
+                               "repaired", "size", "uses"]
     assert {(u["model"], u["version"]) for u in finding["uses"]} >= {("m", "m@v1.0.0")}
     text = repo.model("fsck", check=False)
     assert text.returncode == 1
@@ -224,3 +231,18 @@ def test_corrupt_object_is_healed_from_s3_and_deep_finds_a_corrupt_s3_copy(
     code, report = fsck(repo, "--remote", "origin", "--deep")
     assert code == 1 and report["remote_hashed"] == 2
     assert problems(report) == {oid_of(other): "remote-corrupt"}
+
+
+def test_an_object_another_worktree_needs_is_checked(repo: Repo, tmp_path: Path) -> None:
+    here, there = random_bytes(10_000, 15), random_bytes(12_000, 16)
+    with_version(repo, here)
+    repo.git("worktree", "add", "-q", "-b", "exp", str(tmp_path / "exp"))
+    other = Repo(tmp_path / "exp")
+    other.write(ART, there)
+    other.model("add", ART)  # staged there, not committed: only that worktree's index names it
+    flip(cached(repo, there))
+    code, report = fsck(repo)
+    assert code == 1 and problems(report) == {oid_of(there): "corrupt"}
+    [finding] = report["findings"]
+    assert any(str(tmp_path / "exp") in u["version"] and "index" in u["version"]
+               for u in finding["uses"]), finding["uses"]
