@@ -74,11 +74,12 @@ def _tree_size(path: Path) -> int:
 
 
 def _age(path: Path, now: float) -> float:
+    """Seconds since ``path`` was last written (mtime: a write in flight moves it)."""
     try:
         st = path.lstat()
     except OSError:
         return 0.0
-    return now - max(st.st_mtime, st.st_ctime)
+    return now - st.st_mtime
 
 
 def scratch(store: ObjectStore, now: float, *, grace: float, resolved_age: float) -> list[Scratch]:
