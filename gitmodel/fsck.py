@@ -122,13 +122,17 @@ def fsck(ws: Workspace, *, remote_name: str | None = None, repair: bool = False,
     say = phase or (lambda _what: None)
     store = ws.store
     report = FsckReport()
-    say("reading what every model file names")
-    refs = referenced(ws.root)
-    report.referenced = len(refs)
-    report.problems = list(refs.problems)
+    # the walk of refs and model files (git processes, mostly waiting on them) runs while the
+    # cache is hashed, so a large cache pays for it once rather than on top
+    from concurrent.futures import ThreadPoolExecutor
 
     say("hashing the cache")
-    hashed = rehash(store, jobs=jobs, progress=progress, plan=plan)
+    with ThreadPoolExecutor(1, thread_name_prefix="gitmodel-refs") as walker:
+        walking = walker.submit(referenced, ws.root)
+        hashed = rehash(store, jobs=jobs, progress=progress, plan=plan)
+        refs = walking.result()
+    report.referenced = len(refs)
+    report.problems = list(refs.problems)
     report.cache_objects, report.cache_bytes = hashed.checked, hashed.bytes
     report.hash_seconds, report.jobs = hashed.seconds, hashed.jobs
     report.strays = hashed.strays
