@@ -96,12 +96,14 @@ def _version_of(use: Use) -> str:
 
 
 def _wheres(uses: Iterable[Use]) -> list[Where]:
-    seen: dict[tuple[str, str, str], Where] = {}
+    seen: dict[tuple[str, str, str], tuple[bool, Where]] = {}
     for use in uses:
         where = Where(use.model, use.model_file, _version_of(use), use.commit)
-        seen.setdefault((where.model, where.version, where.model_file), where)
-    # versions first (what a user names), then the rest in the order history gave them
-    return sorted(seen.values(), key=lambda w: (w.model, "@" not in w.version))
+        seen.setdefault((where.model, where.version, where.model_file),
+                        (use.version is None, where))
+    # registered versions first (what a user names), then the rest in the order history gave
+    ordered = sorted(seen.values(), key=lambda item: (item[1].model, item[0]))
+    return [where for _, where in ordered]
 
 
 def _finding(oid: str, size: int, problem: str, detail: str, uses: list[Use]) -> Finding:

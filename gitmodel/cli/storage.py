@@ -402,28 +402,24 @@ def _print_fsck(report: Any) -> None:
                   if report.only_on_remote else ""))
     if report.remote_hashed:
         typer.echo(f"downloaded and hashed {report.remote_hashed} object(s) from {report.remote}")
-    # by model, then version: what a user names when they ask "is churn@v1.2.0 safe?"
-    grouped: dict[str, dict[str, list[tuple[Finding, str]]]] = {}
+    # by model, then the versions (and commits, worktrees) that name each object: what a user
+    # asks is "which of my models and versions are hurt?"
+    by_model: dict[str, list[Finding]] = {}
     for finding in report.findings:
-        if not finding.uses:
-            grouped.setdefault("(named by no model file)", {}).setdefault("", []).append(
-                (finding, ""))
-        for use in finding.uses:
-            grouped.setdefault(use.model, {}).setdefault(use.version, []).append(
-                (finding, use.model_file))
-    for model in sorted(grouped):
+        for model in dict.fromkeys(u.model for u in finding.uses) or ["(named by no model file)"]:
+            by_model.setdefault(model, []).append(finding)
+    for model in sorted(by_model):
         typer.echo(f"model {model}")
-        for version, rows in grouped[model].items():
-            if version:
-                typer.echo(f"  {version} ({rows[0][1]})")
-            for finding, _ in rows:
-                state = "repaired" if finding.repaired else finding.problem
-                more = f" (and {finding.more_uses} more model file versions)" \
-                    if finding.more_uses else ""
-                typer.echo(f"    {state:14} {finding.oid} ({human_size(finding.size)}): "
-                           f"{finding.detail}{more}")
-                if finding.quarantined_to:
-                    typer.echo(f"    {'':14} the corrupt bytes are in {finding.quarantined_to}")
+        for finding in by_model[model]:
+            state = "repaired" if finding.repaired else finding.problem
+            typer.echo(f"  {state:14} {finding.oid} ({human_size(finding.size)}): "
+                       f"{finding.detail}")
+            names = [f"{u.version} ({u.model_file})" for u in finding.uses if u.model == model]
+            if names:
+                more = f" and {finding.more_uses} more" if finding.more_uses else ""
+                typer.echo(f"  {'':14} named by {', '.join(names)}{more}")
+            if finding.quarantined_to:
+                typer.echo(f"  {'':14} the corrupt bytes are in {finding.quarantined_to}")
     if report.orphans:
         total = sum(o.size for o in report.orphans)
         typer.echo(f"orphaned: {len(report.orphans)} object(s), {human_size(total)} named by no "
