@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Repo, random_bytes
+from conftest import Repo, random_bytes, run_on_pty
 
 ART = "models/m.bin"
 BUCKET = "fsck"
@@ -246,3 +246,11 @@ def test_an_object_another_worktree_needs_is_checked(repo: Repo, tmp_path: Path)
     [finding] = report["findings"]
     assert any(str(tmp_path / "exp") in u["version"] and "index" in u["version"]
                for u in finding["uses"]), finding["uses"]
+
+
+def test_a_terminal_sees_the_hashing_progress_and_a_pipe_does_not(repo: Repo) -> None:
+    with_version(repo, random_bytes(8 << 20, 17))
+    code, out, seen = run_on_pty(["fsck"], repo.root)
+    assert code == 0 and "every object is where it should be" in out
+    assert b"hashing the cache:" in seen and b"/8 MiB" in seen
+    assert "hashing the cache" not in repo.model("fsck").stderr
