@@ -458,7 +458,7 @@ def fsck(
         "--jobs", "-j", min=1, max=256, help="Hashing threads (default: one per core).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Rehash every cached object and check that every model file's objects exist."""
+    """Rehash the cache; check that every model file's objects exist."""
     from gitmodel import fsck as fsck_mod
     from gitmodel.errors import GitmodelError
 
