@@ -10,7 +10,8 @@ names it and neither the cache nor the remote has it, **orphaned** when the cach
 model file names it (gc's to free, not an error). With a remote named explicitly, an object that a
 commit names but the remote lacks is **not on the remote** (a clone could not restore it). Repair
 moves each corrupt object into the cache's quarantine and downloads a good copy, adopted only when
-its sha256 matches. Nothing here prints.
+its sha256 matches; a corrupt copy on the remote (found by ``deep``) is replaced by the cache's
+good one and downloaded again to check. Nothing here prints.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from gitmodel.errors import CorruptObjectError, GitmodelError, RemoteError
 from gitmodel.hashing import Progress, hash_file
 from gitmodel.remote.backends import ObjectRemote, explain
 from gitmodel.retention import REACHABLE, Use, referenced
+from gitmodel.store import ObjectStore
 from gitmodel.store.verify import quarantine, rehash
 from gitmodel.workspace import Workspace, rescued
 
@@ -243,8 +245,8 @@ def _deep(ws: Workspace, remote: ObjectRemote, oids: list[str], report: FsckRepo
                 with lock:
                     report.findings.append(_finding(
                         oid, size, "remote-corrupt",
-                        f"{remote.where(oid)} hashes to {actual}: delete it there and push "
-                        "it again from a clone whose `git model fsck` finds it good",
+                        f"{remote.where(oid)} hashes to {actual}: `git model fsck --remote "
+                        "NAME --deep --repair` in a clone whose copy is good replaces it",
                         refs.get(oid, [])))
             elif repair and oid not in good:
                 store.put_verified(tmp, oid, remote.where(oid))
@@ -296,3 +298,33 @@ def _repair(ws: Workspace, remote: ObjectRemote | None, on_remote: set[str], rep
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
         finding.repaired = True
+    if remote is not None:
+        for finding in report.of("remote-corrupt"):
+            _reupload(store, remote, finding)
+
+
+def _reupload(store: ObjectStore, remote: ObjectRemote, finding: Finding) -> None:
+    """Replace a remote's corrupt copy with the cache's good one, then download it again and
+    hash it: the repair counts only once the remote serves the right bytes."""
+    oid = finding.oid
+    if not store.has(oid):
+        finding.detail += "; this cache has no good copy to upload either"
+        return
+    tmp = store.new_temp_file()
+    try:
+        try:
+            remote.upload(oid, store.object_path(oid), lambda _n: None)
+            remote.download(oid, tmp, lambda _n: None)
+        except (KeyboardInterrupt, GitmodelError):
+            raise
+        except Exception as exc:
+            raise explain(exc, remote, f"replacing the corrupt copy of {oid} on") from None
+        actual, _ = hash_file(tmp)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    if actual != oid:
+        finding.detail += f"; uploaded this cache's copy, but the remote still serves {actual}"
+        return
+    finding.detail += "; replaced with this cache's good copy"
+    finding.repaired = True

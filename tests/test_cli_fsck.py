@@ -187,6 +187,11 @@ def test_deep_check_finds_a_corrupt_copy_on_a_directory_remote(repo: Repo, tmp_p
     assert code == 1 and report["remote_hashed"] == 1
     assert problems(report) == {oid_of(data): "remote-corrupt"}
     assert cached(repo, data).read_bytes() == data  # the good local copy is untouched
+    # --repair puts the cache's good copy back on the remote, checked by downloading it again
+    code, report = fsck(repo, "--remote", "origin", "--deep", "--repair")
+    assert code == 0 and report["findings"][0]["repaired"], report
+    assert (remote / "objects" / digest[:2] / digest[2:]).read_bytes() == data
+    assert fsck(repo, "--remote", "origin", "--deep")[1]["findings"] == []
 
 
 def test_deep_needs_a_remote(repo: Repo) -> None:
@@ -231,6 +236,9 @@ def test_corrupt_object_is_healed_from_s3_and_deep_finds_a_corrupt_s3_copy(
     code, report = fsck(repo, "--remote", "origin", "--deep")
     assert code == 1 and report["remote_hashed"] == 2
     assert problems(report) == {oid_of(other): "remote-corrupt"}
+    code, report = fsck(repo, "--remote", "origin", "--deep", "--repair")
+    assert code == 0 and report["findings"][0]["repaired"], report
+    assert s3.cat(f"{BUCKET}/repo/objects/{digest[:2]}/{digest[2:]}") == other
 
 
 def test_an_object_another_worktree_needs_is_checked(repo: Repo, tmp_path: Path) -> None:
