@@ -127,7 +127,9 @@ def gc(
     unpushed: Annotated[bool, typer.Option(
         "--unpushed", help="Also remove objects no remote has (listed first).")] = False,
 ) -> None:
-    """Remove cache objects nothing here needs and a remote has; explain every byte kept.
+    """Remove cache objects nothing here needs that a remote has.
+
+    Every byte kept is explained by the rule that keeps it.
 
     Always kept: every worktree's HEAD, index and work tree, every stash entry, every version in
     a stage. Kept by rule ([gc] in .gitmodel.toml): objects younger than the grace period, the
@@ -237,8 +239,11 @@ def du(
         "--remote", "-r", help="Compare with this model remote (default: the default one).")
     ] = None,
 ) -> None:
-    """Bytes in the cache per model and version: shared, only local, only on the remote, and
-    what `git model gc` would free under the current rules (no rehashing)."""
+    """Show the bytes in the cache per model and version.
+
+    Also what is shared, only local, only on the remote, and what `git model gc` would free
+    under the current rules (no rehashing).
+    """
     from gitmodel import retention
     from gitmodel.store.gc import object_times
 
@@ -298,7 +303,7 @@ def _du_report(refs: Any, plan: Any, on_remote: set[str] | None) -> dict[str, An
                 "version": version,
                 "bytes": sum(s for _, s in objs),
                 "cached_bytes": sum(s for o, s in objs if o in cached),
-                "shared_bytes": sum(s for o, s in objs if len(namers.get(o, ())) > 1),
+                "shared_bytes": sum(s for o, s in objs if o in shared),
             })
         out_models.append({
             "model": name,
