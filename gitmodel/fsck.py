@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from gitmodel.errors import CorruptObjectError, GitmodelError, RemoteError
+from gitmodel.errors import CorruptObjectError, GitmodelError, ObjectMissingError, RemoteError
 from gitmodel.hashing import Progress, hash_file
 from gitmodel.remote.backends import ObjectRemote, explain
 from gitmodel.retention import REACHABLE, Use, referenced
@@ -161,7 +161,7 @@ def fsck(ws: Workspace, *, remote_name: str | None = None, repair: bool = False,
         except Exception as exc:
             if explicit:
                 raise explain(exc, remote, "asking what is on") from None
-            unasked = f"the default remote could not be asked ({explain(exc, remote, 'asking')})"
+            unasked = f"the default remote could not be asked: {explain(exc, remote, 'asking')}"
         else:
             report.remote_asked = len(ask)
 
@@ -174,9 +174,9 @@ def fsck(ws: Workspace, *, remote_name: str | None = None, repair: bool = False,
         if oid in on_remote:
             report.only_on_remote += 1
             continue
-        where = (f"nor on {remote.url}" if remote is not None and not unasked
-                 else f"and {unasked}" if unasked else "and no model remote is configured")
-        report.findings.append(_finding(oid, 0, "missing", f"not in the cache {where}",
+        where = (f" nor on {remote.url}" if remote is not None and not unasked
+                 else f", and {unasked}")
+        report.findings.append(_finding(oid, 0, "missing", f"not in the cache{where}",
                                         refs[oid]))
     if explicit and remote is not None:
         for oid in sorted(set(refs) - on_remote):
@@ -210,7 +210,7 @@ def _open_remote(ws: Workspace, name: str | None) -> tuple[ObjectRemote | None, 
     except RemoteError as exc:
         if name is not None:
             raise
-        return None, f"no model remote could be chosen ({exc})"
+        return None, str(exc)
     return open_named(ws, target), ""
 
 
@@ -269,8 +269,12 @@ def _repair(ws: Workspace, remote: ObjectRemote | None, on_remote: set[str], rep
         say(f"repairing {len(broken)} corrupt object(s)")
     remote_bad = {f.oid for f in report.of("remote-corrupt")}
     for finding in broken:
-        moved = quarantine(store, finding.oid)
-        finding.quarantined_to = str(moved.path)
+        try:
+            moved = quarantine(store, finding.oid)
+        except ObjectMissingError:
+            pass  # removed since it was hashed (a gc meanwhile): fetch it all the same
+        else:
+            finding.quarantined_to = str(moved.path)
         if store.has(finding.oid):  # a --deep download already put a good copy back
             finding.repaired = True
             continue

@@ -262,3 +262,17 @@ def test_a_terminal_sees_the_hashing_progress_and_a_pipe_does_not(repo: Repo) ->
     assert code == 0 and "every object is where it should be" in out
     assert b"hashing the cache:" in seen and b"/8 MiB" in seen
     assert "hashing the cache" not in repo.model("fsck").stderr
+
+
+def test_an_unreachable_default_remote_is_said_and_fails(repo: Repo, tmp_path: Path) -> None:
+    old, new = random_bytes(5_000, 18), random_bytes(6_000, 19)
+    remote = with_directory_remote(repo, tmp_path)
+    with_version(repo, old, "v1.0.0")
+    with_version(repo, new, "v1.1.0")
+    repo.model("push", "--all-versions")
+    cached(repo, old).unlink()
+    remote.rename(tmp_path / "unmounted")  # the share is gone: fsck cannot tell gc's from loss
+    code, report = fsck(repo)
+    assert code == 1 and problems(report) == {oid_of(old): "missing"}
+    assert "could not be asked" in report["findings"][0]["detail"]
+    assert any("does not exist" in note for note in report["notes"])
