@@ -404,7 +404,7 @@ def needed_locally(root: Path, rules: Rules, now: float, *,
                           KEEP_VERSIONS, files)
     if window:
         say(f"reading the model files of {len(window)} recent commits")
-        _window_uses(base, out, window, boundary)
+        _window_uses(base.scan, base.tree_of, base.trees, out, window, KEEP_DAYS)
     if cache_times:
         for oid, (size, when) in cache_times.items():
             age = now - when
@@ -423,14 +423,40 @@ def _age(seconds: float) -> str:
     return f"{seconds}s"
 
 
-def _window_uses(base: _Base, out: References,
-                 window: list[tuple[str, int, tuple[str, ...], str]],
-                 boundary: set[str]) -> None:
-    """The model files in the tree of every commit of the window: each commit's tree is its
-    first parent's with the commit's own changes applied (the first parent read whole when it
-    lies outside the window), so no tree is listed per commit."""
-    scan = base.scan
+def named_since(root: Path, since: int, refs: Iterable[str] = ("--branches",), *,
+                rule: str = KEEP_DAYS, progress: Progress | None = None) -> References:
+    """Every object named by a model file in the tree of any commit reachable from ``refs``
+    (rev-list arguments: ``--branches``, ``--all``, ``--tags``…) made at or after ``since``,
+    whether or not that commit changed the model file; each :class:`Use` names the newest such
+    commit on its line of history. The keep-days rule is this over ``--branches``; remote
+    retention rules ("untagged commits older than N days") can ask the same over ``--all``."""
+    say = progress or (lambda _what: None)
+    repo = git.find_repo(root)
+    window = git.commits_since(repo.root, since, list(refs))
     in_window = {c for c, _, _, _ in window}
+    boundary = sorted({parents[0] for _, _, parents, _ in window
+                       if parents and parents[0] not in in_window})
+    tree_of = git.tree_ids(repo.root, boundary)
+    trees = git.tree_files(repo.root, list(tree_of.values()), modelfile.PATHSPEC)
+    scan = _Scan(repo.root, repo)
+    out = References()
+    if window:
+        say(f"reading the model files of {len(window)} commits")
+        _window_uses(scan, tree_of, trees, out, window, rule)
+    out.problems = list(dict.fromkeys(scan.problems))
+    return out
+
+
+def _window_uses(scan: _Scan, tree_of: dict[str, str], trees: dict[str, dict[str, str]],
+                 out: References, window: list[tuple[str, int, tuple[str, ...], str]],
+                 rule: str) -> None:
+    """The model files in the tree of every commit of the window, without listing a tree per
+    commit: each commit's tree is its first parent's with the commit's own changes applied (the
+    first parent read whole, in ``trees``, when it lies outside the window). An entry is
+    recorded when a commit replaces it (under the parent, the last commit that had it) and at
+    the window's tips, so the work is the number of changes, not commits times model files."""
+    in_window = {c for c, _, _, _ in window}
+    meta = {c: (c, t, source) for c, t, _, source in window}
     history = {c.commit: c for c in git.model_file_history(
         scan.root, sorted(in_window), modelfile.PATHSPEC, all_refs=False, walk=False)}
     children: dict[str, int] = {}
@@ -438,19 +464,28 @@ def _window_uses(base: _Base, out: References,
         if parents:
             children[parents[0]] = children.get(parents[0], 0) + 1
     snapshots: dict[str, dict[str, str]] = {}
-    newest: dict[tuple[str, str], tuple[str, int, str]] = {}  # (path, blob) -> newest commit
-    for commit, time, parents, source in reversed(window):  # parents before children
+    last_in: dict[tuple[str, str], tuple[str, int, str]] = {}  # (path, blob) -> newest commit
+
+    def record(entry: tuple[str, str], where: tuple[str, int, str]) -> None:
+        current = last_in.get(entry)
+        if current is None or where[1] > current[1]:
+            last_in[entry] = where
+
+    for commit, _time, parents, _source in reversed(window):  # parents before children
         first = parents[0] if parents else None
         if first is None:
             snap: dict[str, str] = {}
         elif first in snapshots:
             snap = snapshots[first] if children.get(first, 0) <= 1 else dict(snapshots[first])
         else:
-            tree = base.tree_of.get(first)
-            snap = dict(base.trees.get(tree, {})) if tree else {}
+            tree = tree_of.get(first)
+            snap = dict(trees.get(tree, {})) if tree else {}
         found = history.get(commit)
         if found is not None:
             for change in found.changes.get(first or git.EMPTY_TREE, []):
+                old = snap.get(change.path)
+                if old is not None and old != change.blob and first in in_window:
+                    record((change.path, old), meta[first])
                 if change.blob == git.ZERO_OID:
                     snap.pop(change.path, None)
                 else:
@@ -460,15 +495,14 @@ def _window_uses(base: _Base, out: References,
             if children[first] <= 0:
                 del snapshots[first]
         snapshots[commit] = snap
-        for path, blob in snap.items():
-            current = newest.get((path, blob))
-            if current is None or time > current[1]:
-                newest[(path, blob)] = (commit, time, source)
-    scan.parse({blob for _, blob in newest})
-    for (path, blob), (commit, time, source) in newest.items():
-        branch = source.removeprefix("refs/heads/")  # the window is --branches only
-        label = f"branch {branch} @{_short(commit)} {_day(time)}"
-        for use in _uses(scan.parsed[blob], path, label, KEEP_DAYS, commit=commit, time=time):
+    for commit, snap in snapshots.items():  # the tips: every entry they still hold
+        for entry in snap.items():
+            record(entry, meta[commit])
+    scan.parse({blob for _, blob in last_in})
+    for (path, blob), (commit, time, source) in last_in.items():
+        branch = source.removeprefix("refs/heads/")
+        label = f"{'branch ' if rule == KEEP_DAYS else ''}{branch} @{_short(commit)} {_day(time)}"
+        for use in _uses(scan.parsed[blob], path, label, rule, commit=commit, time=time):
             out.add(use)
 
 
@@ -519,6 +553,7 @@ class LocalPlan:
     unpushed_removed: bool  # --unpushed: the unpushed ones are in ``remove`` too
     scratch: list[Scratch] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    _unpushed_set: set[str] | None = field(default=None, repr=False)
 
     def reason(self, oid: str) -> str | None:
         """The rule an object is kept under (None when it is removed)."""
@@ -526,9 +561,15 @@ class LocalPlan:
         for rule in _PRIORITY:
             if rule in rules:
                 return rule
-        if any(o == oid for o, _ in self.unpushed) and not self.unpushed_removed:
+        if not self.unpushed_removed and oid in self._unpushed_ids:
             return UNPUSHED
         return None
+
+    @property
+    def _unpushed_ids(self) -> set[str]:
+        if self._unpushed_set is None:
+            self._unpushed_set = {oid for oid, _ in self.unpushed}
+        return self._unpushed_set
 
     def kept_by_rule(self) -> dict[str, tuple[int, int]]:
         """rule -> (objects, bytes) kept under it, each object counted once."""
@@ -606,5 +647,6 @@ def expired_rescue(plan: LocalPlan, store: ObjectStore) -> Callable[[str], bool]
 
 __all__ = [
     "ALWAYS", "GRACE", "KEEP_DAYS", "KEEP_VERSIONS", "REACHABLE", "RESCUED", "RULES", "UNPUSHED",
-    "LocalPlan", "References", "Rules", "Use", "needed_locally", "plan_local", "referenced",
+    "LocalPlan", "References", "Rules", "Use", "named_since", "needed_locally", "plan_local",
+    "referenced",
 ]

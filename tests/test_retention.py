@@ -188,3 +188,28 @@ def test_gc_table_is_strict() -> None:
         config.parse_gc({"keep_days": 3})
     with pytest.raises(ConfigError, match="whole number"):
         config.parse_gc({"keep-versions": -1})
+
+
+def test_named_since_over_all_refs_sees_a_tag_only_commit(repo: Repo) -> None:
+    add(repo, 1, message="base")
+    repo.git("checkout", "-q", "--detach")
+    tagged = add(repo, 2, message="experiment")
+    repo.git("tag", "exp")
+    repo.git("checkout", "-q", "main")
+    since = int(time.time()) - 3600
+    assert tagged in retention.named_since(repo.root, since, ["--all"], rule="recent")
+    assert tagged not in retention.named_since(repo.root, since)  # --branches only
+    assert tagged not in retention.named_since(repo.root, int(time.time()) + 3600, ["--all"])
+
+
+def test_keep_days_follows_both_sides_of_a_merge(repo: Repo) -> None:
+    add(repo, 1, message="base")
+    repo.git("checkout", "-q", "-b", "side")
+    side_old = add(repo, 2, message="side 1")
+    side_new = add(repo, 3, message="side 2")
+    repo.git("checkout", "-q", "main")
+    other = add(repo, 4, path="models/other.bin", message="main")
+    repo.git("merge", "-q", "--no-edit", "side")
+    repo.git("branch", "-q", "-D", "side")
+    days = retention.named_since(repo.root, int(time.time()) - 3600)
+    assert {side_old, side_new, other} <= set(days)

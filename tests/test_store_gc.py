@@ -148,3 +148,19 @@ def test_kill_during_gc_loses_no_needed_object(tmp_path: Path) -> None:
         repo.git("checkout", "-q", "HEAD", "--", f"models/m{k}.bin.model.toml")
     status = json.loads(repo.model("status", "--json").stdout)
     assert all(m["state"] != "missing" for m in status["models"])
+
+
+def test_an_add_that_finds_its_object_makes_it_young_again(tmp_path: Path) -> None:
+    store = ObjectStore(tmp_path / "cache")
+    data = random_bytes(100, 7)
+    oid = put(store, tmp_path, data)
+    path = store.root / "objects" / oid[7:9] / oid[9:]
+    os.utime(path, (time.time() - 86400, time.time() - 86400))
+    old = store_gc.object_times_of(store, oid)
+    source = tmp_path / "again"
+    source.write_bytes(data)
+    time.sleep(0.01)
+    assert store.put_file(source)[0] == oid
+    new = store_gc.object_times_of(store, oid)
+    assert old is not None and new is not None and new > old
+    assert path.stat().st_mtime > time.time() - 60  # what the grace period reads

@@ -104,6 +104,10 @@ class ObjectStore:
         final = self._path(oid)
         if final.is_file():
             tmp_path.unlink()
+            # touched, so that `git model gc` (store/gc.py) sees it as young: an add that found
+            # its object already here must not lose it to a gc that planned a moment before
+            with contextlib.suppress(OSError):  # another user's object in a shared cache
+                os.utime(final)
             return
         os.chmod(tmp_path, 0o444)
         final.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,23 @@
+"""benchmarks/bench_gc.py runs at small sizes and reports every row it promises (the figures
+themselves are the integrator's to publish: no RESULTS file is written here)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_bench_gc_runs_small(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_gc.py"),
+                           "--models", "5", "--commits", "60", "--tags", "10", "--objects", "40",
+                           "--repeat", "1", "--no-peers"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("| `")]
+    assert len(rows) == 5, proc.stdout
+    assert "(60 objects)" in rows[0]  # one object per commit, every one referenced
+    assert "removes 36 of 40" in rows[4]  # all but the 4 checked-out model files
+    assert not (ROOT / "benchmarks" / "RESULTS-gc.md").exists()
