@@ -359,3 +359,126 @@ def _print_du(report: dict[str, Any]) -> None:
     typer.echo(f"`git model gc` would free {human_size(totals['gc_would_free'])}")
     for problem in report["problems"]:
         err(f"warning: {problem}")
+
+
+# -- fsck ---------------------------------------------------------------------------------------
+
+class _Phases:
+    """One progress bar per phase of fsck (hashing the cache, downloading from the remote)."""
+
+    def __init__(self) -> None:
+        self.bar: ProgressBar | None = None
+
+    def phase(self, what: str) -> None:
+        self.close()
+        self.bar = ProgressBar(what)
+
+    def __call__(self, nbytes: int) -> None:
+        if self.bar is not None:
+            self.bar(nbytes)
+
+    def plan(self, count: int, nbytes: int) -> None:
+        if self.bar is not None:
+            self.bar.plan(count, nbytes)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _fsck_json(report: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    data = asdict(report)
+    data["ok"] = not report.failed
+    return data
+
+
+def _print_fsck(report: Any) -> None:
+    from gitmodel.fsck import Finding
+
+    rate = (f" at {report.cache_bytes / report.hash_seconds / (1 << 20):.0f} MiB/s"
+            if report.hash_seconds > 0 and report.cache_bytes else "")
+    typer.echo(f"hashed {report.cache_objects} cache object(s), {human_size(report.cache_bytes)} "
+               f"in {report.hash_seconds:.1f} s{rate} ({report.jobs} thread(s)); model files "
+               f"name {report.referenced} object(s)"
+               + (f", {report.only_on_remote} of them only on {report.remote}"
+                  if report.only_on_remote else ""))
+    if report.remote_hashed:
+        typer.echo(f"downloaded and hashed {report.remote_hashed} object(s) from {report.remote}")
+    # by model, then the versions (and commits, worktrees) that name each object: what a user
+    # asks is "which of my models and versions are hurt?"
+    by_model: dict[str, list[Finding]] = {}
+    for finding in report.findings:
+        for model in dict.fromkeys(u.model for u in finding.uses) or ["(named by no model file)"]:
+            by_model.setdefault(model, []).append(finding)
+    for model in sorted(by_model):
+        typer.echo(f"model {model}")
+        for finding in by_model[model]:
+            state = "repaired" if finding.repaired else finding.problem
+            typer.echo(f"  {state:14} {finding.oid} ({human_size(finding.size)}): "
+                       f"{finding.detail}")
+            names = [f"{u.version} ({u.model_file})" for u in finding.uses if u.model == model]
+            if names:
+                more = f" and {finding.more_uses} more" if finding.more_uses else ""
+                typer.echo(f"  {'':14} named by {', '.join(names)}{more}")
+            if finding.quarantined_to:
+                typer.echo(f"  {'':14} the corrupt bytes are in {finding.quarantined_to}")
+    if report.orphans:
+        total = sum(o.size for o in report.orphans)
+        typer.echo(f"orphaned: {len(report.orphans)} object(s), {human_size(total)} named by no "
+                   "model file in any worktree, stash, branch, tag or version "
+                   "(`git model gc` frees them)")
+        for orphan in report.orphans:
+            why = f" (rescued from {orphan.rescued_from})" if orphan.rescued_from else ""
+            typer.echo(f"  {orphan.oid} {human_size(orphan.size)}{why}")
+    for stray in report.strays:
+        err(f"warning: {stray} under the cache's objects/ is not an object; move it away")
+    for problem in report.problems:
+        err(f"warning: {problem}")
+    for note in report.notes:
+        err(f"note: {note}")
+    counts = {p: len(report.of(p)) for p in
+              ("corrupt", "unreadable", "missing", "not-on-remote", "remote-corrupt")}
+    repaired = sum(1 for f in report.findings if f.repaired)
+    summary = ", ".join(f"{n} {p}" for p, n in counts.items() if n)
+    if not summary:
+        typer.echo("fsck: every object is where it should be, with the right bytes")
+    else:
+        typer.echo(f"fsck: {summary}" + (f" ({repaired} repaired)" if repaired else ""))
+
+
+@app.command()
+def fsck(
+    remote: Annotated[str | None, typer.Option(
+        "--remote", "-r", help="Also check that this remote (name or URL) has every object "
+                               "a commit names.")] = None,
+    repair: Annotated[bool, typer.Option(
+        "--repair", help="Move corrupt objects to the cache's quarantine/ and download good "
+                         "copies from the remote (verified).")] = False,
+    deep: Annotated[bool, typer.Option(
+        "--deep", help="With --remote: download and hash the remote's copies too.")] = False,
+    jobs: Annotated[int | None, typer.Option(
+        "--jobs", "-j", min=1, max=256, help="Hashing threads (default: one per core).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Rehash the cache; check that every model file's objects exist."""
+    from gitmodel import fsck as fsck_mod
+    from gitmodel.errors import GitmodelError
+
+    if deep and remote is None:
+        raise GitmodelError("--deep checks a remote's copies: name it with --remote NAME")
+    ws = api.open_workspace()
+    bars = _Phases()
+    try:
+        report = fsck_mod.fsck(ws, remote_name=remote, repair=repair, deep=deep, jobs=jobs,
+                               progress=bars, plan=bars.plan, phase=bars.phase)
+    finally:
+        bars.close()
+    if as_json:
+        dump_json(_fsck_json(report))
+    else:
+        _print_fsck(report)
+    if report.failed:
+        raise typer.Exit(1)
