@@ -26,6 +26,52 @@ MODEL_EXTENSIONS = (
 
 
 @dataclass(frozen=True)
+class Retention:
+    """``[retention]``: which reachable objects a remote gc may release (docs/config.md).
+
+    None means "never": the defaults keep everything reachable."""
+
+    keep_versions: int | None = None  # the newest K registered versions per model; None: all
+    release_deregistered_days: int | None = None  # deregistered/deprecated versions, N days on
+    release_untagged_days: int | None = None  # models of commits no version tag names
+    grace_days: int = 14  # unreachable objects younger than this (upload time) are kept
+
+
+RETENTION_KEYS = ("keep_versions", "release_deregistered_days", "release_untagged_days",
+                  "grace_days")
+
+
+def parse_retention(table: Any) -> Retention:
+    """A ``[retention]`` table, strictly: an unknown key or a wrong type is an error that names
+    it, because a typo in a rule that deletes must never be read as "no rule"."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{CONFIG_FILE}: [retention] must be a table")
+    unknown = sorted(set(table) - set(RETENTION_KEYS))
+    if unknown:
+        raise ConfigError(f"{CONFIG_FILE}: retention.{unknown[0]} is not a setting; the "
+                          f"[retention] keys are {', '.join(RETENTION_KEYS)} (docs/config.md)")
+    values: dict[str, int | None] = {}
+    for key in RETENTION_KEYS:
+        if key not in table:
+            continue
+        value = table[key]
+        if key == "keep_versions" and value == "all":
+            values[key] = None
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            extra = ' or "all"' if key == "keep_versions" else ""
+            raise ConfigError(f"{CONFIG_FILE}: retention.{key} is {value!r}; give a whole "
+                              f"number of {'versions' if key == 'keep_versions' else 'days'} "
+                              f"(0 or more){extra}")
+        values[key] = value
+    grace = values.get("grace_days")
+    return Retention(keep_versions=values.get("keep_versions"),
+                     release_deregistered_days=values.get("release_deregistered_days"),
+                     release_untagged_days=values.get("release_untagged_days"),
+                     grace_days=14 if grace is None else grace)
+
+
+@dataclass(frozen=True)
 class Config:
     link: LinkMode = LinkMode.AUTO
     fsync: bool = False
@@ -36,6 +82,7 @@ class Config:
     raw: dict[str, Any] = field(default_factory=dict)
     # [remote.NAME] keys besides url/default, e.g. endpoint_url for MinIO (never credentials)
     remote_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    retention: Retention = field(default_factory=Retention)
 
 
 DEFAULT_DOCUMENT: dict[str, Any] = {
@@ -123,6 +170,7 @@ def load(root: Path) -> Config:
         raise ConfigError(f"check.max_binary_size {max_binary_size} is below the smallest limit, "
                           f"{MIN_MAX_BINARY_SIZE} bytes; raise it")
 
+    retention = parse_retention(doc.get("retention", {}))
     remotes, default_remote, remote_options = parse_remotes(remote_table)
     if remotes:
         _remember_remotes(root, overrides, remotes, default_remote, remote_options)
@@ -130,7 +178,7 @@ def load(root: Path) -> Config:
         remotes, default_remote, remote_options = _remembered_remotes(overrides)
     return Config(link=link_mode, fsync=fsync, max_binary_size=max_binary_size,
                   auto_fetch=auto_fetch, remotes=remotes, default_remote=default_remote,
-                  raw=doc, remote_options=remote_options)
+                  raw=doc, remote_options=remote_options, retention=retention)
 
 
 REMOTE_OPTIONS = ("endpoint_url", "region", "profile")
