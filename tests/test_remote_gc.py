@@ -353,7 +353,7 @@ def test_kill_during_remote_gc_loses_nothing_needed(tmp_path: Path) -> None:
     repo, _origin, datas = versions_repo(tmp_path, str(store))
     needed = {oid(d) for d in (datas[0], datas[2], datas[3])}  # prod, the newest two
     # unreachable objects to remove, written straight into the remote (its layout is the spec)
-    junk = {oid(random_bytes(2_000, 100 + n)): random_bytes(2_000, 100 + n) for n in range(40)}
+    junk = {oid(random_bytes(500, 100 + n)): random_bytes(500, 100 + n) for n in range(300)}
     released = datas[1]
     cmd = [sys.executable, "-c", GC_SCRIPT, str(repo.root)]
 
@@ -371,14 +371,26 @@ def test_kill_during_remote_gc_loses_nothing_needed(tmp_path: Path) -> None:
     subprocess.run(cmd, check=True, capture_output=True)
     span = time.monotonic() - started
     assert on_remote(str(store), repo.root) == needed
-    for _ in range(KILLS):
+    gc_dir = store / "gitmodel" / "gc"
+    torn = 0  # kills that left a pending gc record: between the plan and its end
+    for n in range(KILLS):
         refill()
+        before = set(gc_dir.iterdir())
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True)
-        time.sleep(rng.uniform(0, span * 1.2))
+        if n % 2:
+            time.sleep(rng.uniform(0, span * 1.2))
+        else:  # half the kills aim at the deletes: just after the plan is on the remote
+            deadline = time.monotonic() + span * 3
+            while set(gc_dir.iterdir()) == before and time.monotonic() < deadline:
+                time.sleep(0.0005)
+            time.sleep(rng.uniform(0, 0.02))
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+        pending = [r for r in ledger.read_gc_records(open_remote(str(store)))
+                   if r.state == "pending"]
+        torn += bool(pending)
         left = on_remote(str(store), repo.root)
         assert needed <= left  # never a needed object lost
         for key in left:  # every object still whole under its name
@@ -388,6 +400,8 @@ def test_kill_during_remote_gc_loses_nothing_needed(tmp_path: Path) -> None:
         assert on_remote(str(store), repo.root) == needed
         records = ledger.read_gc_records(open_remote(str(store)))
         assert all(r.state == "done" for r in records)
+    assert torn >= KILLS // 10, f"only {torn} of {KILLS} kills landed inside a gc's deletes"
+    print(f"{torn} of {KILLS} kills left a pending gc record")
     # the release log still explains the released version
     found = ledger.released(open_remote(str(store)), [oid(released)])
     assert found[oid(released)].removal.rule == "keep_versions = 2"

@@ -284,7 +284,7 @@ def plan_remote_gc(ws: Workspace, remote: ObjectRemote, *, rules: Retention | No
         raise RemoteError(refusal(remote.url, bad))
     # a killed gc from this clone, or one pending far too long: finish its record first
     plan.finished_records = [r.key for r in gc_records if r.state == "pending" and (
-        ledger._is_stale(r, ledger.PLAN_STALE_SECONDS) or own in r.key or r.started == "")]
+        ledger.is_stale(r, ledger.PLAN_STALE_SECONDS) or own in r.key or r.started == "")]
 
     refs = retention.referenced(ws.root)
     plan.problems = list(refs.problems)
@@ -414,19 +414,12 @@ def _url_of(remote: ObjectRemote) -> str:
 
 
 def _finish_killed(remote: ObjectRemote, plan: RemoteGcPlan) -> None:
-    """Mark the records of killed gcs done, naming only what is really gone (an object a push
-    put back is still there, so it was never released)."""
     if not plan.finished_records:
         return
     present = set(remote.inventory())
     for record in ledger.read_gc_records(remote):
-        if record.key not in plan.finished_records or record.state != "pending":
-            continue
-        gone = [r for oid, r in sorted(record.removals.items()) if oid not in present]
-        remote.put_record(record.key, ledger._dump({
-            "state": "done", "started": record.started, "finished": ledger._iso(time.time()),
-            "archive": record.archive, "remove": [r.to_json() for r in gone],
-            "note": "finished by a later gc: the gc that wrote it was interrupted"}))
+        if record.key in plan.finished_records and record.state == "pending":
+            ledger.finish_interrupted(remote, record, present)
 
 
 def _prune_ledger(remote: ObjectRemote, keys: set[str], before: float) -> None:

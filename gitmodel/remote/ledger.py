@@ -214,6 +214,16 @@ def write_gc_record(remote: ObjectRemote, key: str, *, state: str, started: floa
         "remove": [r.to_json() for r in removals]}))
 
 
+def finish_interrupted(remote: ObjectRemote, record: GcRecord, present: set[str]) -> None:
+    """Mark a killed gc's pending record done, naming only what is really gone (an object a
+    push put back is still there, so it was never released)."""
+    gone = [r for oid, r in sorted(record.removals.items()) if oid not in present]
+    remote.put_record(record.key, _dump({
+        "state": "done", "started": record.started, "finished": _iso(time.time()),
+        "archive": record.archive, "remove": [r.to_json() for r in gone],
+        "note": "finished by a later gc: the gc that wrote it was interrupted"}))
+
+
 def new_gc_key(now: float) -> str:
     return f"{GC}/{_stamp(now)}.json"
 
@@ -338,14 +348,14 @@ def _wait_for_plans(remote: ObjectRemote, wanted: set[str], stale_after: float) 
             if not hit:
                 continue
             involved |= hit
-            if record.state == "pending" and not _is_stale(record, stale_after):
+            if record.state == "pending" and not is_stale(record, stale_after):
                 pending = True
         if not pending or time.monotonic() - started > stale_after:
             return involved
         time.sleep(PLAN_POLL_SECONDS)
 
 
-def _is_stale(record: GcRecord, stale_after: float) -> bool:
+def is_stale(record: GcRecord, stale_after: float) -> bool:
     import calendar
 
     try:
