@@ -27,48 +27,53 @@ MODEL_EXTENSIONS = (
 
 @dataclass(frozen=True)
 class Retention:
-    """``[retention]``: which reachable objects a remote gc may release (docs/config.md).
-
-    None means "never": the defaults keep everything reachable."""
+    """``[retention]``: which reachable objects a remote gc may release (docs/config.md). None
+    means "never": the defaults keep everything reachable."""
 
     keep_versions: int | None = None  # the newest K registered versions per model; None: all
-    release_deregistered_days: int | None = None  # deregistered/deprecated versions, N days on
-    release_untagged_days: int | None = None  # models of commits no version tag names
-    grace_days: int = 14  # unreachable objects younger than this (upload time) are kept
+    release_deregistered_after: float | None = None  # seconds after a deregistration/deprecation
+    release_untagged_after: float | None = None  # seconds after a commit no tag names
+    grace: float = 14 * 86400.0  # unreachable objects uploaded less than this ago are kept
 
 
-RETENTION_KEYS = ("keep_versions", "release_deregistered_days", "release_untagged_days",
-                  "grace_days")
+_RETENTION_KEYS = ("keep-versions", "release-deregistered-after", "release-untagged-after",
+                   "grace")
 
 
-def parse_retention(table: Any) -> Retention:
-    """A ``[retention]`` table, strictly: an unknown key or a wrong type is an error that names
-    it, because a typo in a rule that deletes must never be read as "no rule"."""
+def parse_retention(table: object) -> Retention:
+    """The ``[retention]`` table, strictly: a typo in a rule that deletes must never be read as
+    "no rule", so an unknown key or a bad value is an error naming it."""
     if not isinstance(table, dict):
         raise ConfigError(f"{CONFIG_FILE}: [retention] must be a table")
-    unknown = sorted(set(table) - set(RETENTION_KEYS))
+    unknown = sorted(set(table) - set(_RETENTION_KEYS))
     if unknown:
-        raise ConfigError(f"{CONFIG_FILE}: retention.{unknown[0]} is not a setting; the "
-                          f"[retention] keys are {', '.join(RETENTION_KEYS)} (docs/config.md)")
-    values: dict[str, int | None] = {}
-    for key in RETENTION_KEYS:
+        raise ConfigError(f"{CONFIG_FILE}: [retention] has no key {unknown[0]!r} (its keys: "
+                          f"{', '.join(_RETENTION_KEYS)}; docs/config.md)")
+
+    def duration(key: str) -> float | None:
         if key not in table:
-            continue
-        value = table[key]
-        if key == "keep_versions" and value == "all":
-            values[key] = None
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            extra = ' or "all"' if key == "keep_versions" else ""
-            raise ConfigError(f"{CONFIG_FILE}: retention.{key} is {value!r}; give a whole "
-                              f"number of {'versions' if key == 'keep_versions' else 'days'} "
-                              f"(0 or more){extra}")
-        values[key] = value
-    grace = values.get("grace_days")
-    return Retention(keep_versions=values.get("keep_versions"),
-                     release_deregistered_days=values.get("release_deregistered_days"),
-                     release_untagged_days=values.get("release_untagged_days"),
-                     grace_days=14 if grace is None else grace)
+            return None
+        return parse_duration(table[key], f"retention.{key} in {CONFIG_FILE}")
+
+    keep = table.get("keep-versions", "all")
+    return Retention(
+        keep_versions=None if keep == "all" else parse_count(
+            keep, f"retention.keep-versions in {CONFIG_FILE} (or \"all\")"),
+        release_deregistered_after=duration("release-deregistered-after"),
+        release_untagged_after=duration("release-untagged-after"),
+        grace=parse_duration(table.get("grace", "14d"), f"retention.grace in {CONFIG_FILE}"),
+    )
+
+
+@dataclass(frozen=True)
+class GcSettings:
+    """``[gc]``: how long the local cache keeps what it no longer strictly needs (docs/config.md,
+    docs/storage.md). The defaults are issue 10's."""
+
+    grace: float = 3600.0  # seconds: an object younger than this is kept (an add in flight)
+    keep_days: int = 7  # commits on local branches made in the last N days
+    keep_versions: int = 2  # the newest N registered versions of each model
+    keep_rescued: float = 30 * 86400.0  # seconds a rescued copy is kept
 
 
 @dataclass(frozen=True)
@@ -82,7 +87,17 @@ class Config:
     raw: dict[str, Any] = field(default_factory=dict)
     # [remote.NAME] keys besides url/default, e.g. endpoint_url for MinIO (never credentials)
     remote_options: dict[str, dict[str, Any]] = field(default_factory=dict)
-    retention: Retention = field(default_factory=Retention)
+
+    @property
+    def gc(self) -> GcSettings:
+        """``[gc]``, parsed when asked (by du and gc) rather than by load(): a typo there must
+        not stop a checkout's hook."""
+        return parse_gc(self.raw.get("gc", {}))
+
+    @property
+    def retention(self) -> Retention:
+        """``[retention]``, parsed when remote gc asks (like ``[gc]``: never in a hook)."""
+        return parse_retention(self.raw.get("retention", {}))
 
 
 DEFAULT_DOCUMENT: dict[str, Any] = {
@@ -116,6 +131,58 @@ def parse_size(value: object, where: str) -> int:
         if digits.isascii() and digits.isdigit():
             return int(digits) * _SIZE_UNITS[unit]
     raise ConfigError(f"{where} is {value!r}: give a number of bytes, or one like 50m or 1g")
+
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(value: object, where: str) -> float:
+    """Seconds in a duration such as ``90s``, ``30m``, ``1h``, ``14d`` or ``2w`` (a number and one
+    unit; ``0`` alone is allowed). Anything else is a :class:`ConfigError` naming ``where``."""
+    if isinstance(value, int) and not isinstance(value, bool) and value == 0:
+        return 0.0
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == "0":
+            return 0.0
+        unit = text[-1:]
+        digits = text[:-1].strip()
+        if unit in _DURATION_UNITS and digits.isascii() and digits.isdigit() and len(digits) < 10:
+            return float(int(digits) * _DURATION_UNITS[unit])
+    raise ConfigError(f"{where} is {value!r}: give a duration such as 90s, 30m, 1h, 14d or 2w "
+                      "(a whole number and one unit), or 0")
+
+
+def parse_count(value: object, where: str) -> int:
+    """A whole number of at least 0 (``keep-days``, ``keep-versions``), from TOML or text."""
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**9:
+        return value
+    raise ConfigError(f"{where} is {value!r}: give a whole number, 0 or more")
+
+
+_GC_KEYS = ("grace", "keep-days", "keep-versions", "keep-rescued")
+
+
+def parse_gc(table: object) -> GcSettings:
+    """The ``[gc]`` table, strictly: unknown keys and bad values are errors, not defaults."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{CONFIG_FILE}: [gc] must be a table")
+    unknown = sorted(set(table) - set(_GC_KEYS))
+    if unknown:
+        raise ConfigError(f"{CONFIG_FILE}: [gc] has no key {unknown[0]!r} (its keys: "
+                          f"{', '.join(_GC_KEYS)}; docs/config.md)")
+    defaults = GcSettings()
+    return GcSettings(
+        grace=parse_duration(table.get("grace", "1h"), f"gc.grace in {CONFIG_FILE}"),
+        keep_days=parse_count(table.get("keep-days", defaults.keep_days),
+                              f"gc.keep-days in {CONFIG_FILE}"),
+        keep_versions=parse_count(table.get("keep-versions", defaults.keep_versions),
+                                  f"gc.keep-versions in {CONFIG_FILE}"),
+        keep_rescued=parse_duration(table.get("keep-rescued", "30d"),
+                                    f"gc.keep-rescued in {CONFIG_FILE}"),
+    )
 
 
 def load(root: Path) -> Config:
@@ -170,7 +237,6 @@ def load(root: Path) -> Config:
         raise ConfigError(f"check.max_binary_size {max_binary_size} is below the smallest limit, "
                           f"{MIN_MAX_BINARY_SIZE} bytes; raise it")
 
-    retention = parse_retention(doc.get("retention", {}))
     remotes, default_remote, remote_options = parse_remotes(remote_table)
     if remotes:
         _remember_remotes(root, overrides, remotes, default_remote, remote_options)
@@ -178,7 +244,7 @@ def load(root: Path) -> Config:
         remotes, default_remote, remote_options = _remembered_remotes(overrides)
     return Config(link=link_mode, fsync=fsync, max_binary_size=max_binary_size,
                   auto_fetch=auto_fetch, remotes=remotes, default_remote=default_remote,
-                  raw=doc, remote_options=remote_options, retention=retention)
+                  raw=doc, remote_options=remote_options)
 
 
 REMOTE_OPTIONS = ("endpoint_url", "region", "profile")

@@ -33,6 +33,9 @@ from pathlib import Path
 
 from gitmodel import git, modelfile, registry
 from gitmodel.errors import GitmodelError
+from gitmodel.store import ObjectStore, is_oid
+from gitmodel.store import gc as store_gc
+from gitmodel.store.gc import Scratch
 
 # Why an object is kept (Use.rule); the CLI counts bytes by these names, --json reports them.
 ALWAYS = "always"  # a worktree's HEAD, index or work tree, a stash entry, a stage's version
@@ -494,7 +497,114 @@ def _rescued_uses(repo: git.Repo, out: References, rules: Rules, now: float,
                         time=int(saved)))
 
 
+
+
+# -- the local gc plan ------------------------------------------------------------------------
+
+# A kept object is counted once, under the first of its rules in this order (the strongest).
+_PRIORITY = (ALWAYS, KEEP_VERSIONS, KEEP_DAYS, GRACE, RESCUED, UNPUSHED)
+
+
+@dataclass
+class LocalPlan:
+    """What local gc would do: every cached object either kept (with its reasons) or removed."""
+
+    rules: Rules
+    remote: str | None  # the remote asked, "" when none is configured
+    cached: dict[str, tuple[int, float]]  # oid -> (size, time) of every cache object
+    needed: References
+    on_remote: set[str]  # of the objects asked about: those the remote has
+    remove: list[tuple[str, int]]  # (oid, size) released: not needed and on the remote
+    unpushed: list[tuple[str, int]]  # not needed, but no remote has them
+    unpushed_removed: bool  # --unpushed: the unpushed ones are in ``remove`` too
+    scratch: list[Scratch] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def reason(self, oid: str) -> str | None:
+        """The rule an object is kept under (None when it is removed)."""
+        rules = self.needed.rules_of(oid)
+        for rule in _PRIORITY:
+            if rule in rules:
+                return rule
+        if any(o == oid for o, _ in self.unpushed) and not self.unpushed_removed:
+            return UNPUSHED
+        return None
+
+    def kept_by_rule(self) -> dict[str, tuple[int, int]]:
+        """rule -> (objects, bytes) kept under it, each object counted once."""
+        counts: dict[str, tuple[int, int]] = {rule: (0, 0) for rule in _PRIORITY}
+        removed = {oid for oid, _ in self.remove}
+        unpushed = {oid for oid, _ in self.unpushed}
+        for oid, (size, _) in self.cached.items():
+            if oid in removed:
+                continue
+            rules = self.needed.rules_of(oid)
+            rule = next((r for r in _PRIORITY if r in rules), UNPUSHED if oid in unpushed
+                        else None)
+            if rule is None:
+                continue
+            objects, nbytes = counts[rule]
+            counts[rule] = (objects + 1, nbytes + size)
+        return counts
+
+    @property
+    def freed(self) -> int:
+        return sum(size for _, size in self.remove) + sum(s.size for s in self.scratch)
+
+
+def plan_local(root: Path, rules: Rules, now: float, store: ObjectStore, *,
+               remote_has: Callable[[list[str]], set[str]] | None, remote: str | None,
+               unpushed: bool = False, progress: Progress | None = None) -> LocalPlan:
+    """Decide what local gc removes: the cache objects nothing here needs (:func:`needed_locally`)
+    that the remote has, asked in ONE batched call (never trusted from a local record); with
+    ``unpushed``, also those no remote has. Nothing is deleted here."""
+    cached = store_gc.object_times(store)
+    needed = needed_locally(root, rules, now, cache_times=cached, progress=progress)
+    candidates = sorted(oid for oid in cached if oid not in needed)
+    on_remote: set[str] = set()
+    if candidates and remote_has is not None:
+        if progress:
+            progress(f"asking {remote} which of {len(candidates)} objects it has")
+        on_remote = remote_has(candidates)
+    remove = [(oid, cached[oid][0]) for oid in candidates if oid in on_remote]
+    lonely = [(oid, cached[oid][0]) for oid in candidates if oid not in on_remote]
+    if unpushed:
+        remove += lonely
+    scratch = store_gc.scratch(store, now, grace=rules.grace,
+                               resolved_age=rules.keep_days * DAY)
+    return LocalPlan(rules, remote, cached, needed, on_remote, remove, lonely, unpushed,
+                     scratch, list(needed.problems))
+
+
+def still_young(store: ObjectStore, rules: Rules) -> Callable[[str], bool]:
+    """For store gc's last look before each unlink: whether the object was (re)written within
+    the grace period since the plan was made (an add that found it there touches nothing, but
+    a fetch or an add that raced the plan renames a fresh copy into place)."""
+    import time
+
+    def young(oid: str) -> bool:
+        times = store_gc.object_times_of(store, oid)
+        return times is not None and time.time() - times < rules.grace
+    return young
+
+
+def expired_rescue(plan: LocalPlan, store: ObjectStore) -> Callable[[str], bool]:
+    """Whether a rescue-log line is expired and its object gone from the cache (then the line
+    says nothing useful any more)."""
+    import json
+
+    kept = {u.oid for uses in plan.needed.values() for u in uses if u.rule == RESCUED}
+
+    def drop(line: str) -> bool:
+        try:
+            oid = str(json.loads(line)["oid"])
+        except (ValueError, TypeError, KeyError):
+            return False
+        return oid not in kept and not store.has(oid) if is_oid(oid) else False
+    return drop
+
+
 __all__ = [
     "ALWAYS", "GRACE", "KEEP_DAYS", "KEEP_VERSIONS", "REACHABLE", "RESCUED", "RULES", "UNPUSHED",
-    "References", "Rules", "Use", "needed_locally", "referenced",
+    "LocalPlan", "References", "Rules", "Use", "needed_locally", "plan_local", "referenced",
 ]

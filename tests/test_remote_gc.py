@@ -122,7 +122,7 @@ def test_keep_versions_releases_only_the_older_unstaged_version(tmp_path: Path,
     # v1.0.0 is older than the newest two but in stage prod; v1.1.0 is released; v1.2.0 and
     # v1.3.0 are the newest two (v1.3.0 is also the branch tip)
     assert result.removed == [oid(datas[1])]
-    assert result.plan.remove[0].rule == "keep_versions = 2"
+    assert result.plan.remove[0].rule == "keep-versions = 2"
     assert on_remote(remote_url, repo.root) == {oid(datas[i]) for i in (0, 2, 3)}
     reasons = {k.oid: k.reason for k in result.plan.kept}
     assert reasons[oid(datas[0])] == "stage" and reasons[oid(datas[3])] == "tip"
@@ -130,7 +130,7 @@ def test_keep_versions_releases_only_the_older_unstaged_version(tmp_path: Path,
     # a clone checking the released version out is told why, and does not crash
     bob = clone_of(tmp_path, origin, "bob")
     out = bob.git("checkout", "-q", "m@v1.1.0")
-    assert "released by the retention rule keep_versions = 2 on" in out.stderr
+    assert "released by the retention rule keep-versions = 2 on" in out.stderr
     assert "Traceback" not in out.stderr
     pulled = bob.model("pull", "m@v1.1.0", check=False)
     assert pulled.returncode == 1 and "released by the retention rule" in pulled.stderr
@@ -170,12 +170,12 @@ def test_deregistered_and_untagged_rules(tmp_path: Path) -> None:
     repo.git("checkout", "-q", "-f", "main")
     repo.model("checkout")
     now = time.time()
-    rules = Retention(release_deregistered_days=30, release_untagged_days=30)
+    rules = Retention(release_deregistered_after=30 * DAY, release_untagged_after=30 * DAY)
     early = plan_remote_gc_of(repo, rules, now + 29 * DAY)
     assert early == set()
     later = plan_remote_gc_of(repo, rules, now + 31 * DAY)
     assert later == {oid(gone), oid(experiment)}
-    only_untagged = plan_remote_gc_of(repo, Retention(release_untagged_days=30), now + 31 * DAY)
+    only_untagged = plan_remote_gc_of(repo, Retention(release_untagged_after=30 * DAY), now + 31 * DAY)
     assert only_untagged == {oid(experiment)}
 
 
@@ -255,7 +255,7 @@ def test_archive_then_fetch_from_the_archive(tmp_path: Path, remote_url: str) ->
     bob = clone_of(tmp_path, origin, "bob")
     out = bob.model("pull", "m@v1.1.0", check=False)
     assert out.returncode == 1 and f"an archived copy is on {cold}" in out.stderr
-    assert "released by the retention rule keep_versions = 1" in out.stderr
+    assert "released by the retention rule keep-versions = 1" in out.stderr
     # once it is a configured remote, pull and checkout fetch from there
     bob.model("remote", "add", "cold", str(cold))
     bob.commit("the archive")
@@ -404,47 +404,60 @@ def test_kill_during_remote_gc_loses_nothing_needed(tmp_path: Path) -> None:
     print(f"{torn} of {KILLS} kills left a pending gc record")
     # the release log still explains the released version
     found = ledger.released(open_remote(str(store)), [oid(released)])
-    assert found[oid(released)].removal.rule == "keep_versions = 2"
+    assert found[oid(released)].removal.rule == "keep-versions = 2"
 
 
 # -- configuration ---------------------------------------------------------------------------------
 
 def test_retention_table_is_parsed_strictly(tmp_path: Path) -> None:
     assert parse_retention({}) == Retention()
-    assert parse_retention({"keep_versions": "all"}).keep_versions is None
-    assert parse_retention({"keep_versions": 3, "grace_days": 0}) == Retention(
-        keep_versions=3, grace_days=0)
-    for bad in ({"keep_version": 3}, {"keep_versions": -1}, {"grace_days": True},
-                {"release_untagged_days": "30"}, {"keep_versions": 1.5}):
+    assert parse_retention({"keep-versions": "all"}).keep_versions is None
+    assert parse_retention({"keep-versions": 3, "grace": "0"}) == Retention(keep_versions=3,
+                                                                            grace=0)
+    assert parse_retention({"release-untagged-after": "2w"}).release_untagged_after == 14 * DAY
+    for bad in ({"keep_versions": 3}, {"keep-versions": -1}, {"grace": True},
+                {"release-untagged-after": 30}, {"keep-versions": 1.5}, {"grace": "14 days"}):
         with pytest.raises(ConfigError, match="retention"):
             parse_retention(bad)
     repo = make_repo(tmp_path / "r")
-    repo.write(".gitmodel.toml", "[retention]\nkeep_versions = 2\nrelease_untagged_days = 30\n")
+    repo.write(".gitmodel.toml", "[retention]\nkeep-versions = 2\n"
+               "release-untagged-after = \"30d\"\n")
     from gitmodel import config
 
     assert config.load(repo.root).retention == Retention(keep_versions=2,
-                                                         release_untagged_days=30)
-    repo.write(".gitmodel.toml", "[retention]\nkeep_versoins = 2\n")
-    assert "keep_versoins" in repo.model("status", check=False).stderr
+                                                         release_untagged_after=30 * DAY)
+    repo.write(".gitmodel.toml", "[retention]\nkeep-versoins = 2\n")
+    assert repo.model("status", check=False).returncode == 0  # a hook is never stopped by it
+    with pytest.raises(ConfigError, match="keep-versoins"):
+        remote_gc(repo.root, dry_run=True)
 
 
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.dictionaries(st.sampled_from(["keep_versions", "release_deregistered_days",
-                                        "release_untagged_days", "grace_days", "other"]),
-                       st.one_of(st.integers(-5, 10**6), st.booleans(), st.text(max_size=5),
-                                 st.floats(allow_nan=False), st.none())))
-def test_retention_parse_accepts_exactly_whole_numbers(table: dict[str, Any]) -> None:
-    valid = all(key != "other" and (
-        (isinstance(v, int) and not isinstance(v, bool) and v >= 0)
-        or (key == "keep_versions" and v == "all")) for key, v in table.items())
+@given(st.dictionaries(st.sampled_from(["keep-versions", "release-deregistered-after",
+                                        "release-untagged-after", "grace", "other"]),
+                       st.one_of(st.integers(-5, 10**6), st.booleans(), st.none(),
+                                 st.from_regex(r"\A[0-9]{1,4}[smhdwx]?\Z"), st.just("all"),
+                                 st.floats(allow_nan=False))))
+def test_retention_parse_accepts_exactly_counts_and_durations(table: dict[str, Any]) -> None:
+    def valid(key: str, value: object) -> bool:
+        if key == "keep-versions":
+            return value == "all" or (isinstance(value, int) and not isinstance(value, bool)
+                                      and value >= 0) or (isinstance(value, str)
+                                                          and value.isdigit())
+        if key == "other":
+            return False
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value == 0
+        return isinstance(value, str) and (value == "0" or (
+            value[-1:] in "smhdw" and value[:-1].isdigit() and value[-1:] != ""))
+
+    expected = all(valid(k, v) for k, v in table.items())
     try:
-        parsed = parse_retention(table)
+        parse_retention(table)
     except ConfigError:
-        assert not valid
+        assert not expected
         return
-    assert valid
-    for key, value in table.items():
-        assert getattr(parsed, key) == (None if value == "all" else value)
+    assert expected
 
 
 def test_inventory_lists_in_few_calls_on_s3(s3_env: str, tmp_path: Path) -> None:

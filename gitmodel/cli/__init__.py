@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import typer
 
 # the import order is the order of `git model -h`: work-tree commands first
-GROUPS = ("workspace", "registry", "remote", "completion")
+GROUPS = ("workspace", "registry", "remote", "storage", "completion")
 
 # Which group registers each command: only a hint for speed. A command missing here, or moved
 # to another group, still runs (every group is loaded); tests/test_completion.py checks the map.
@@ -36,6 +36,7 @@ GROUP_OF = {
     **dict.fromkeys(("tag", "assign", "unassign", "deregister", "deprecate", "list", "show",
                      "history", "diff", "rollback", "check-ref", "verify"), "registry"),
     **dict.fromkeys(("remote", "push", "pull", "fetch", "get"), "remote"),
+    **dict.fromkeys(("du", "gc"), "storage"),
     "completion": "completion",
 }
 

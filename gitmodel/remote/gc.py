@@ -60,6 +60,7 @@ class RemoteGcPlan:
     finished_records: list[str] = field(default_factory=list)  # killed gcs' records finished
     problems: list[str] = field(default_factory=list)  # model files that did not parse, etc.
     listed: int = 0  # objects the inventory found
+    grace: float = 14 * DAY  # seconds: the grace period the plan was made with
     # the push ledger's entries when the plan was made: a later one relied on what it names
     pushes_seen: list[str] = field(default_factory=list, repr=False)
 
@@ -102,8 +103,13 @@ class _Verdict:
     version: str = ""
 
 
-def _rule_text(key: str, value: int) -> str:
-    return f"{key} = {value}"
+def _rule_text(key: str, value: float) -> str:
+    """The rule as written in [retention]: ``keep-versions = 2``, ``release-untagged-after =
+    30d`` (whole days, or the seconds when not a whole number of days)."""
+    if key == "keep-versions":
+        return f"{key} = {int(value)}"
+    days = value / DAY
+    return f"{key} = {int(days)}d" if days == int(days) else f"{key} = {int(value)}s"
 
 
 class _Rules:
@@ -126,16 +132,16 @@ class _Rules:
         if ver.stages:
             return _Verdict(True, "stage", f"{name} is in stage {', '.join(ver.stages)}")
         rules = self.rules
-        if (not ver.active or state.deprecated) and rules.release_deregistered_days is not None:
+        after = rules.release_deregistered_after
+        if (not ver.active or state.deprecated) and after is not None:
             since = self._inactive_since(state, ver)
-            if since is not None and self.now - since >= rules.release_deregistered_days * DAY:
-                return _Verdict(False, _rule_text("release_deregistered_days",
-                                                  rules.release_deregistered_days),
+            if since is not None and self.now - since >= after:
+                return _Verdict(False, _rule_text("release-deregistered-after", after),
                                 name, ver.model, ver.version)
         if rules.keep_versions is not None:
             newest = [v.version for v in state.active_versions[:rules.keep_versions]]
             if ver.version not in newest:
-                return _Verdict(False, _rule_text("keep_versions", rules.keep_versions),
+                return _Verdict(False, _rule_text("keep-versions", rules.keep_versions),
                                 name, ver.model, ver.version)
         return _Verdict(True, "version", f"{name} is registered")
 
@@ -165,9 +171,9 @@ class _Rules:
             return kept[0] if kept else verdicts[0]
         if commit in self.tagged:
             return _Verdict(True, "commit", f"{use.where} (tagged)")
-        days = self.rules.release_untagged_days
-        if days is not None and use.time is not None and self.now - use.time >= days * DAY:
-            return _Verdict(False, _rule_text("release_untagged_days", days), use.where,
+        after = self.rules.release_untagged_after
+        if after is not None and use.time is not None and self.now - use.time >= after:
+            return _Verdict(False, _rule_text("release-untagged-after", after), use.where,
                             use.model, f"commit {commit[:12]}")
         return _Verdict(True, "commit", use.where)
 
@@ -258,7 +264,7 @@ def plan_remote_gc(ws: Workspace, remote: ObjectRemote, *, rules: Retention | No
     """What a gc of ``remote`` would remove now, and why it keeps the rest (no writes)."""
     now = time.time() if now is None else now
     rules = rules or ws.config.retention
-    grace_seconds = rules.grace_days * DAY if grace is None else grace
+    grace_seconds = rules.grace if grace is None else grace
     plan = RemoteGcPlan(remote.url, archive_to=archive_to)
     try:
         repositories = ledger.read_repositories(remote)
@@ -270,6 +276,7 @@ def plan_remote_gc(ws: Workspace, remote: ObjectRemote, *, rules: Retention | No
     except Exception as exc:
         raise explain(exc, remote, "listing") from None
     plan.listed = len(inventory)
+    plan.grace = grace_seconds
     plan.pushes_seen = sorted(pushes)
     own = ledger.clone_id(ws.repo.model_dir)
     known = {r.id for r in repositories}
@@ -396,7 +403,7 @@ def run_plan(ws: Workspace, remote: ObjectRemote, plan: RemoteGcPlan, *,
         result.freed = sum(r.size for r in removals)
         ledger.write_gc_record(remote, key, state="done", started=when, removals=removals,
                                archive=archive_url, finished=time.time())
-        _prune_ledger(remote, pushes_before, when - ws.config.retention.grace_days * DAY)
+        _prune_ledger(remote, pushes_before, when - plan.grace)
     except GitmodelError:
         raise
     except Exception as exc:

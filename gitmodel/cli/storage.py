@@ -1,0 +1,361 @@
+"""``git model`` commands for the storage lifecycle: ``du`` and ``gc`` (issue 10).
+
+Part of the CLI layer: what is needed comes from :mod:`gitmodel.retention`, what is removed from
+:mod:`gitmodel.store.gc`; this module asks the remote (one batched call), prints and confirms.
+``fsck`` joins this group (it registers here too).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+
+from gitmodel import api
+from gitmodel.cli.app import ProgressBar, app, dump_json, err, human_size
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+_RULE_TEXT = {
+    "always": "in a worktree, the index, a stash or a stage",
+    "keep-versions": "among each model's newest versions (keep-versions)",
+    "keep-days": "in a recent commit on a local branch (keep-days)",
+    "grace": "added within the grace period",
+    "rescued": "rescued copies of replaced artifacts (keep-rescued)",
+    "unpushed": "on no remote (push them, or gc --unpushed)",
+}
+
+
+class _Status:
+    """One line on stderr saying which pass runs, on a terminal only (quiet otherwise)."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty()
+        self.shown = False
+
+    def __call__(self, what: str) -> None:
+        if self.enabled:
+            sys.stderr.write(f"\r{what}\x1b[K")
+            sys.stderr.flush()
+            self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+
+def _remote_asker(ws: Any, name: str | None, *, required: bool
+                  ) -> tuple[str | None, Callable[[list[str]], set[str]] | None]:
+    """(label, batched has) of the remote ``name`` or the default one; (None, None) when no
+    remote is configured and none was named."""
+    from gitmodel.errors import RemoteError
+    from gitmodel.remote import choose_remote, explain, open_named
+
+    try:
+        named = choose_remote(ws.config, name, root=ws.root)
+    except RemoteError:
+        if required or name is not None:
+            raise
+        return None, None
+    remote = open_named(ws, named)
+
+    def has(oids: list[str]) -> set[str]:
+        try:
+            return remote.has(oids)
+        except RemoteError:
+            raise
+        except Exception as exc:  # a backend's own error: say which remote and what to do
+            raise explain(exc, remote, "asking which objects it has") from exc
+    return named.label, has
+
+
+def _rules(ws: Any, grace: str | None, keep_days: int | None,
+           keep_versions: int | None) -> Any:
+    from gitmodel import config as config_mod
+    from gitmodel.retention import Rules
+
+    settings = ws.config.gc
+    return Rules(
+        grace=(config_mod.parse_duration(grace, "--grace") if grace is not None
+               else settings.grace),
+        keep_days=float(keep_days if keep_days is not None else settings.keep_days),
+        keep_versions=keep_versions if keep_versions is not None else settings.keep_versions,
+        keep_rescued=settings.keep_rescued,
+    )
+
+
+def _rules_json(rules: Any) -> dict[str, Any]:
+    return {"grace_seconds": rules.grace, "keep_days": rules.keep_days,
+            "keep_versions": rules.keep_versions, "keep_rescued_seconds": rules.keep_rescued}
+
+
+def _first_use(plan: Any, oid: str) -> str:
+    uses = plan.needed.get(oid, [])
+    rule = plan.reason(oid)
+    for use in uses:
+        if use.rule == rule:
+            model = f"{use.model} " if use.model else ""
+            return f"{model}{use.where}"
+    return ""
+
+
+# -- gc ---------------------------------------------------------------------------------------
+
+@app.command()
+def gc(
+    dry_run: Annotated[bool, typer.Option("--dry-run", "-n",
+                                          help="Show what would be removed; remove nothing.")
+                       ] = False,
+    as_json: JsonOption = False,
+    remote: Annotated[str | None, typer.Option(
+        "--remote", "-r", help="Clean up this model remote instead of the local cache.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")
+                   ] = False,
+    grace: Annotated[str | None, typer.Option(
+        "--grace", help="Keep objects younger than this (90s, 30m, 1h, 14d; 0).",
+        show_default=False)] = None,
+    keep_days: Annotated[int | None, typer.Option(
+        "--keep-days", min=0, help="Keep the models of local-branch commits of the last N days.",
+        show_default=False)] = None,
+    keep_versions: Annotated[int | None, typer.Option(
+        "--keep-versions", min=0, help="Keep each model's newest N registered versions.",
+        show_default=False)] = None,
+    unpushed: Annotated[bool, typer.Option(
+        "--unpushed", help="Also remove objects no remote has (listed first).")] = False,
+) -> None:
+    """Remove cache objects nothing here needs that a remote has.
+
+    Every byte kept is explained by the rule that keeps it.
+
+    Always kept: every worktree's HEAD, index and work tree, every stash entry, every version in
+    a stage. Kept by rule ([gc] in .gitmodel.toml): objects younger than the grace period, the
+    models of recent commits on local branches, the newest versions of each model. Also empties
+    the cache's tmp/, trash/, stale resolved copies and expired rescue records.
+    """
+    from gitmodel import retention
+    from gitmodel.errors import GitmodelError
+    from gitmodel.store import gc as store_gc
+
+    if remote is not None:
+        # -- REMOTE GC (issue 10, "The remote"): gitmodel/remote/gc.py provides it; wire it
+        # here (plan, --yes or confirmation, --archive-to). Until then it says so.
+        raise GitmodelError(
+            "`git model gc --remote` (remote clean-up) is not available in this build yet; "
+            "`git model gc` without --remote cleans the local cache")
+    ws = api.open_workspace()
+    rules = _rules(ws, grace, keep_days, keep_versions)
+    status = _Status()
+    try:
+        label, has = _remote_asker(ws, None, required=False)
+        plan = retention.plan_local(ws.root, rules, time.time(), ws.store, remote_has=has,
+                                    remote=label, unpushed=unpushed, progress=status)
+    finally:
+        status.close()
+    if unpushed and plan.unpushed and not dry_run:
+        if not as_json:
+            typer.echo(f"{len(plan.unpushed)} object(s) on no remote, "
+                       f"{human_size(sum(s for _, s in plan.unpushed))}; no copy will be left:")
+            for oid, size in plan.unpushed:
+                typer.echo(f"  {oid}  {human_size(size)}")
+        if not yes:
+            if not sys.stdin.isatty():
+                raise GitmodelError(
+                    f"gc --unpushed would delete {len(plan.unpushed)} object(s) no remote has "
+                    "(listed above); run it again with --yes to delete them, or push them first "
+                    "(`git model push --all-versions`)")
+            if not typer.confirm("delete them?", default=False, err=True):
+                raise GitmodelError("nothing was removed")
+    removal = None
+    if not dry_run:
+        bar = ProgressBar("removing", sum(s for _, s in plan.remove))
+        try:
+            removal = store_gc.remove(ws.store, plan.remove, plan.scratch,
+                                      keep=retention.still_young(ws.store, rules),
+                                      progress=bar)
+            removal.rescue_entries = store_gc.prune_rescue_log(
+                ws.store, retention.expired_rescue(plan, ws.store))
+        finally:
+            bar.close()
+    _report_gc(plan, removal, dry_run, as_json)
+
+
+def _report_gc(plan: Any, removal: Any, dry_run: bool, as_json: bool) -> None:
+    removed = plan.remove if removal is None else removal.objects
+    scratch = plan.scratch if removal is None else removal.scratch
+    freed = sum(s for _, s in removed) + sum(s.size for s in scratch)
+    kept = plan.kept_by_rule()
+    removed_ids = {oid for oid, _ in removed}
+    if as_json:
+        dump_json({
+            "dry_run": dry_run,
+            "remote": plan.remote,
+            "rules": _rules_json(plan.rules),
+            "removed": [{"oid": oid, "size": size} for oid, size in removed],
+            "scratch": [{"path": str(s.path), "kind": s.kind, "size": s.size} for s in scratch],
+            "freed": freed,
+            "kept": {rule: {"objects": n, "bytes": b} for rule, (n, b) in kept.items()},
+            "kept_objects": [
+                {"oid": oid, "size": size, "rule": plan.reason(oid), "use": _first_use(plan, oid)}
+                for oid, (size, _) in sorted(plan.cached.items()) if oid not in removed_ids
+                and plan.reason(oid)],
+            "unpushed": [{"oid": oid, "size": size} for oid, size in plan.unpushed],
+            "rescue_entries_dropped": removal.rescue_entries if removal else 0,
+            "failed": [{"what": w, "why": y} for w, y in (removal.failed if removal else [])],
+            "problems": plan.problems,
+        })
+        return
+    verb = "would remove" if dry_run else "removed"
+    typer.echo(f"{verb} {len(removed)} object(s), {human_size(sum(s for _, s in removed))}"
+               + (f", and {len(scratch)} scratch item(s), "
+                  f"{human_size(sum(s.size for s in scratch))}" if scratch else "")
+               + f"; {'would free' if dry_run else 'freed'} {human_size(freed)}")
+    total_kept = sum(n for n, _ in kept.values())
+    if total_kept:
+        typer.echo(f"kept {total_kept} object(s), "
+                   f"{human_size(sum(b for _, b in kept.values()))}:")
+        for rule, (n, b) in kept.items():
+            if n:
+                typer.echo(f"  {n:>5} object(s) {human_size(b):>10}  {_RULE_TEXT[rule]}")
+    if plan.remote is None and plan.unpushed:
+        typer.echo("no model remote is configured, so nothing the cache holds has another "
+                   "copy; add one with `git model remote add` and push")
+    for problem in plan.problems:
+        err(f"warning: {problem}")
+    if removal is not None:
+        for what, why in removal.failed:
+            err(f"error: could not remove {what}: {why}")
+
+
+# -- du ---------------------------------------------------------------------------------------
+
+@app.command()
+def du(
+    as_json: JsonOption = False,
+    remote: Annotated[str | None, typer.Option(
+        "--remote", "-r", help="Compare with this model remote (default: the default one).")
+    ] = None,
+) -> None:
+    """Show the bytes in the cache per model and version.
+
+    Also what is shared, only local, only on the remote, and what `git model gc` would free
+    under the current rules (no rehashing).
+    """
+    from gitmodel import retention
+    from gitmodel.store.gc import object_times
+
+    ws = api.open_workspace()
+    status = _Status()
+    try:
+        status("reading the cache and every model file")
+        refs = retention.referenced(ws.root, progress=status)
+        rules = _rules(ws, None, None, None)
+        label, has = _remote_asker(ws, remote, required=False)
+        answer: set[str] | None = None
+        cached_now = object_times(ws.store)
+        if has is not None:
+            status(f"asking {label} which objects it has")
+            answer = has(sorted(set(refs) | set(cached_now)))
+
+        def known(oids: list[str]) -> set[str]:
+            return set(oids) & (answer or set())
+        plan = retention.plan_local(ws.root, rules, time.time(), ws.store,
+                                    remote_has=known if has is not None else None,
+                                    remote=label, progress=status)
+    finally:
+        status.close()
+    report = _du_report(refs, plan, answer)
+    if as_json:
+        dump_json(report)
+        return
+    _print_du(report)
+
+
+def _du_report(refs: Any, plan: Any, on_remote: set[str] | None) -> dict[str, Any]:
+    cached = plan.cached
+    models: dict[str, dict[str, Any]] = {}
+    namers: dict[str, set[str]] = {}  # oid -> "model@version" or "model" that name it
+    for oid, uses in refs.items():
+        for use in uses:
+            model = models.setdefault(use.model, {"objects": set(), "versions": {}})
+            model["objects"].add((oid, use.size))
+            if use.version:
+                version = use.version.partition("@")[2]
+                ver = model["versions"].setdefault(version, set())
+                ver.add((oid, use.size))
+                namers.setdefault(oid, set()).add(use.version)
+            namers.setdefault(oid, set()).add(f"{use.model}@")  # the model itself
+    # shared: named by two or more versions, or by two or more models
+    shared = {o for o, names in namers.items()
+              if len([n for n in names if not n.endswith("@")]) > 1
+              or len([n for n in names if n.endswith("@")]) > 1}
+    out_models = []
+    for name in sorted(models):
+        entry = models[name]
+        objects = entry["objects"]
+        versions = []
+        for version in sorted(entry["versions"]):
+            objs = entry["versions"][version]
+            versions.append({
+                "version": version,
+                "bytes": sum(s for _, s in objs),
+                "cached_bytes": sum(s for o, s in objs if o in cached),
+                "shared_bytes": sum(s for o, s in objs if o in shared),
+            })
+        out_models.append({
+            "model": name,
+            "objects": len(objects),
+            "bytes": sum(s for _, s in objects),
+            "cached_bytes": sum(s for o, s in objects if o in cached),
+            "versions": versions,
+        })
+    cache_bytes = sum(size for size, _ in cached.values())
+    unreferenced = [o for o in cached if o not in refs]
+    totals: dict[str, Any] = {
+        "cache_objects": len(cached),
+        "cache_bytes": cache_bytes,
+        "shared_bytes": sum(cached[o][0] for o in cached if o in shared),
+        "unreferenced_objects": len(unreferenced),
+        "unreferenced_bytes": sum(cached[o][0] for o in unreferenced),
+        "only_local_bytes": None,
+        "only_remote_bytes": None,
+        "gc_would_free": plan.freed,
+    }
+    if on_remote is not None:
+        sizes = {o: u[0].size for o, u in refs.items() if u}
+        totals["only_local_bytes"] = sum(cached[o][0] for o in cached if o not in on_remote)
+        totals["only_remote_bytes"] = sum(sizes.get(o, 0) for o in on_remote if o not in cached)
+    return {"remote": plan.remote, "rules": _rules_json(plan.rules), "totals": totals,
+            "models": out_models,
+            "gc_kept": {rule: {"objects": n, "bytes": b}
+                        for rule, (n, b) in plan.kept_by_rule().items()},
+            "problems": plan.problems + [p for p in refs.problems if p not in plan.problems]}
+
+
+def _print_du(report: dict[str, Any]) -> None:
+    totals = report["totals"]
+    typer.echo(f"cache: {totals['cache_objects']} object(s), {human_size(totals['cache_bytes'])}"
+               f" ({human_size(totals['shared_bytes'])} shared by several versions or models)")
+    for model in report["models"]:
+        name = model["model"] if model["model"] != "?" else "(invalid model files)"
+        typer.echo(f"  {name}: {human_size(model['cached_bytes'])} cached of "
+                   f"{human_size(model['bytes'])} named")
+        for ver in model["versions"]:
+            shared = (f", {human_size(ver['shared_bytes'])} shared" if ver["shared_bytes"]
+                      else "")
+            typer.echo(f"    {ver['version']}: {human_size(ver['cached_bytes'])} cached of "
+                       f"{human_size(ver['bytes'])}{shared}")
+    if totals["unreferenced_objects"]:
+        typer.echo(f"  named by no model file: {totals['unreferenced_objects']} object(s), "
+                   f"{human_size(totals['unreferenced_bytes'])}")
+    if report["remote"] is not None:
+        typer.echo(f"remote {report['remote']}: {human_size(totals['only_local_bytes'])} only "
+                   f"in the cache, {human_size(totals['only_remote_bytes'])} only on the remote")
+    else:
+        typer.echo("no model remote: every cached byte is the only copy")
+    typer.echo(f"`git model gc` would free {human_size(totals['gc_would_free'])}")
+    for problem in report["problems"]:
+        err(f"warning: {problem}")
