@@ -153,6 +153,25 @@ def test_dry_run_and_no_confirmation_delete_nothing(tmp_path: Path) -> None:
     assert on_remote(str(store), repo.root) == {oid(d) for d in datas}
 
 
+def test_the_command_shows_the_plan_and_deletes_only_when_told(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    repo, _origin, datas = versions_repo(tmp_path, str(store))
+    planned = repo.model("gc", "--remote", "origin", "--keep-versions", "2", "--dry-run")
+    assert "would remove 1" in planned.stdout and "v1.1.0" in planned.stdout
+    assert "keep-versions = 2" in planned.stdout and "a version in a stage" in planned.stdout
+    refused = repo.model("gc", "--remote", "origin", "--keep-versions", "2", check=False)
+    assert refused.returncode == 1 and "--yes" in refused.stderr
+    assert on_remote(str(store), repo.root) == {oid(d) for d in datas}
+    done = json.loads(repo.model("gc", "--remote", "origin", "--keep-versions", "2", "--yes",
+                                 "--json").stdout)
+    assert done["removed"] == [oid(datas[1])] and done["freed"] == len(datas[1])
+    assert done["kept"]["stage"]["objects"] == 1
+    assert oid(datas[1]) not in on_remote(str(store), repo.root)
+    wrong = repo.model("gc", "--forget-repo", "x", check=False)
+    assert wrong.returncode == 1 and "--remote" in wrong.stderr
+
+
 def test_deregistered_and_untagged_rules(tmp_path: Path) -> None:
     store = tmp_path / "store"
     store.mkdir()

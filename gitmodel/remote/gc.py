@@ -492,6 +492,7 @@ def remote_gc(root: Path, remote_name: str | None = None, *, dry_run: bool = Fal
 
     repo = git.find_repo(root)
     ws = Workspace.open(repo, config_mod.load(repo.root))
+    rules = rules or ws.config.retention  # a bad [retention] is an error before anything else
     target = choose_remote(ws.config, remote_name, root=ws.root)
     remote = open_named(ws, target)
     archive: ObjectRemote | None = None
