@@ -275,6 +275,13 @@ def test_archive_then_fetch_from_the_archive(tmp_path: Path, remote_url: str) ->
     out = bob.model("pull", "m@v1.1.0", check=False)
     assert out.returncode == 1 and f"an archived copy is on {cold}" in out.stderr
     assert "released by the retention rule keep-versions = 1" in out.stderr
+    deploy = tmp_path / "deploy"
+    got = Repo(tmp_path).model("get", str(origin), "m@v1.1.0", "-o", str(deploy), check=False,
+                               cwd=tmp_path)
+    assert got.returncode == 1 and f"--remote {cold}" in got.stderr
+    Repo(tmp_path).model("get", str(origin), "m@v1.1.0", "-o", str(deploy), "--remote",
+                         str(cold), cwd=tmp_path)
+    assert sha256_file(deploy / "m.bin") == hashlib.sha256(datas[1]).hexdigest()
     # once it is a configured remote, pull and checkout fetch from there
     bob.model("remote", "add", "cold", str(cold))
     bob.commit("the archive")

@@ -298,7 +298,7 @@ def plan_remote_gc(ws: Workspace, remote: ObjectRemote, *, rules: Retention | No
     reg = registry.read(ws.root)
     tagged, tips = _tagged_and_tips(ws.root)
     judge = _Rules(rules, reg, tagged, tips, now)
-    relied_on = _recent_push_oids(remote, pushes, now - grace_seconds)
+    relied_on: set[str] | None = None  # read only when an unreachable object is old enough
     for oid, obj in sorted(inventory.items()):
         uses = refs.get(oid)
         if uses:
@@ -313,9 +313,11 @@ def plan_remote_gc(ws: Workspace, remote: ObjectRemote, *, rules: Retention | No
                                            verdict.model, verdict.version))
             continue
         young = _young(obj, now, grace_seconds)
+        if young is None and relied_on is None:
+            relied_on = _recent_push_oids(remote, pushes, now - grace_seconds)
         if young is not None:
             plan.kept.append(Kept(oid, obj.size, young[0], young[1]))
-        elif oid in relied_on:
+        elif relied_on is not None and oid in relied_on:
             plan.kept.append(Kept(oid, obj.size, "pushed",
                                   "a push relied on it within the grace period"))
         else:

@@ -228,9 +228,15 @@ def new_gc_key(now: float) -> str:
     return f"{GC}/{_stamp(now)}.json"
 
 
-def read_gc_records(remote: ObjectRemote) -> list[GcRecord]:
+def read_gc_records(remote: ObjectRemote, since: float | None = None) -> list[GcRecord]:
+    """Every gc record (one listing, a GET each); with ``since``, only those of gcs started
+    after it, by the time in their names."""
     records = []
-    for key in remote.list_records(GC):
+    keys = remote.list_records(GC)
+    if since is not None:
+        cut = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(since))
+        keys = [k for k in keys if k.removeprefix(f"{GC}/") >= cut]
+    for key in keys:
         doc = _load(remote, key)
         if doc is None:
             continue
@@ -300,7 +306,8 @@ def release_note(remote: ObjectRemote, oids: Sequence[str]) -> str | None:
 def settle_push(store: ObjectStore, remote: ObjectRemote, oids: Sequence[str], model_dir: Path,
                 *, git_url: str = "", tips: dict[str, str] | None = None,
                 updates: Sequence[tuple[str, str, str, str]] = (),
-                stale_after: float = PLAN_STALE_SECONDS) -> list[str]:
+                stale_after: float = PLAN_STALE_SECONDS,
+                started: float | None = None) -> list[str]:
     """After a push's uploads: write its ledger entry and repository record, then put back any
     of its objects that a remote gc removed meanwhile. Returns the oids uploaded again.
 
@@ -308,14 +315,19 @@ def settle_push(store: ObjectStore, remote: ObjectRemote, oids: Sequence[str], m
     first, then the gc records are read. A gc re-reads the ledger after writing its plan, so
     either it sees this push and keeps its objects, or this push sees its plan, waits for its
     deletes to finish, and uploads again what they removed — never trusting the existence check
-    it made before them."""
+    it made before them.
+
+    Only the records of gcs that started less than ``stale_after`` (plus as much again for
+    clocks that disagree) before the push (``started``) are read: an older gc was done, or
+    killed, before this push asked the remote what it has, so that answer already counts it."""
     wanted = sorted(set(oids))
     if not wanted:
         return []
+    since = (time.time() if started is None else started) - 2 * stale_after
     try:
         record_push(remote, model_dir, wanted)
         record_repository(remote, model_dir, git_url=git_url, tips=tips, updates=updates)
-        involved = _wait_for_plans(remote, set(wanted), stale_after)
+        involved = _wait_for_plans(remote, set(wanted), stale_after, since)
         if not involved:
             return []
         present = remote.has(sorted(involved))
@@ -336,11 +348,12 @@ def settle_push(store: ObjectStore, remote: ObjectRemote, oids: Sequence[str], m
     return again
 
 
-def _wait_for_plans(remote: ObjectRemote, wanted: set[str], stale_after: float) -> set[str]:
-    """The oids of ``wanted`` named by any gc record, once no pending gc names them."""
+def _wait_for_plans(remote: ObjectRemote, wanted: set[str], stale_after: float,
+                    since: float) -> set[str]:
+    """The oids of ``wanted`` named by a recent gc record, once no pending gc names them."""
     started = time.monotonic()
     while True:
-        records = read_gc_records(remote)
+        records = read_gc_records(remote, since)
         involved: set[str] = set()
         pending = False
         for record in records:

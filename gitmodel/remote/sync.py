@@ -58,11 +58,14 @@ def settle(ws: Workspace, remote: ObjectRemote, needs: Sequence[Need], report: T
            updates: Sequence[tuple[str, str, str, str]] = ()) -> None:
     """A push's side of the remote gc protocol (:func:`gitmodel.remote.ledger.settle_push`):
     record the push and this clone's pushed refs, then put back what a concurrent gc removed."""
+    import time
+
     from gitmodel.remote import ledger
 
     url, tips = ledger.git_remote_tips(ws.root, git_remote)
     again = ledger.settle_push(ws.store, remote, [n.oid for n in needs], ws.repo.model_dir,
-                               git_url=url, tips=tips, updates=updates)
+                               git_url=url, tips=tips, updates=updates,
+                               started=time.time() - report.seconds)
     if again:
         report.transferred += again
         report.bytes += sum(ws.store.size(oid) for oid in again)
