@@ -295,12 +295,10 @@ def test_archive_then_fetch_from_the_archive(tmp_path: Path, remote_url: str) ->
 
 # -- a push racing a gc ----------------------------------------------------------------------------
 
-def racing_setup(tmp_path: Path) -> tuple[Repo, Repo, Path, bytes]:
+def racing_setup(tmp_path: Path, url: str) -> tuple[Repo, Repo, bytes]:
     """An object that is unreachable and old on the remote, which a second clone is about to
     push again (from its work tree, which the gc's clone cannot see)."""
-    store = tmp_path / "store"
-    store.mkdir()
-    repo, origin, _datas = versions_repo(tmp_path, str(store))
+    repo, origin, _datas = versions_repo(tmp_path, url)
     repo.git("switch", "-q", "-c", "experiment")
     again = add_version(repo, 9, None)
     repo.model("push")
@@ -310,7 +308,7 @@ def racing_setup(tmp_path: Path) -> tuple[Repo, Repo, Path, bytes]:
     other.model("pull")
     other.write(ART, again)
     other.model("add", ART)
-    return repo, other, store, again
+    return repo, other, again
 
 
 def gc_parts(repo: Repo) -> tuple[Any, Any]:
@@ -321,8 +319,8 @@ def gc_parts(repo: Repo) -> tuple[Any, Any]:
     return ws, open_remote(ws.config.remotes["origin"], base=ws.root)
 
 
-def test_a_push_seen_by_the_gc_spares_its_objects(tmp_path: Path) -> None:
-    repo, other, store, again = racing_setup(tmp_path)
+def test_a_push_seen_by_the_gc_spares_its_objects(tmp_path: Path, remote_url: str) -> None:
+    repo, other, again = racing_setup(tmp_path, remote_url)
     ws, remote = gc_parts(repo)
     later = time.time() + 15 * DAY
     plan = plan_remote_gc(ws, remote, now=later)
@@ -330,11 +328,11 @@ def test_a_push_seen_by_the_gc_spares_its_objects(tmp_path: Path) -> None:
     other.model("push")  # finds the object present and uploads nothing: it relies on it
     result = run_plan(ws, remote, plan)
     assert result.spared == [oid(again)] and result.removed == []
-    assert oid(again) in on_remote(str(store), repo.root)
+    assert oid(again) in on_remote(remote_url, repo.root)
 
 
-def test_a_push_during_the_deletes_uploads_again(tmp_path: Path) -> None:
-    repo, other, store, again = racing_setup(tmp_path)
+def test_a_push_during_the_deletes_uploads_again(tmp_path: Path, remote_url: str) -> None:
+    repo, other, again = racing_setup(tmp_path, remote_url)
     ws, remote = gc_parts(repo)
     plan = plan_remote_gc(ws, remote, now=time.time() + 15 * DAY)
     pushing: list[subprocess.Popen[str]] = []
@@ -356,9 +354,10 @@ def test_a_push_during_the_deletes_uploads_again(tmp_path: Path) -> None:
     out, err = pushing[0].communicate(timeout=60)
     assert pushing[0].returncode == 0, err
     assert json.loads(out)["reuploaded"] == [oid(again)]
-    assert oid(again) in on_remote(str(store), repo.root)
-    path = store / "objects" / oid(again)[7:9] / oid(again)[9:]
-    assert sha256_file(path) == hashlib.sha256(again).hexdigest()
+    assert oid(again) in on_remote(remote_url, repo.root)
+    back = tmp_path / "back"
+    remote.download(oid(again), back, lambda _n: None)
+    assert sha256_file(back) == hashlib.sha256(again).hexdigest()
 
 
 # -- kill -9 ---------------------------------------------------------------------------------------
