@@ -26,6 +26,46 @@ MODEL_EXTENSIONS = (
 
 
 @dataclass(frozen=True)
+class Retention:
+    """``[retention]``: which reachable objects a remote gc may release (docs/config.md). None
+    means "never": the defaults keep everything reachable."""
+
+    keep_versions: int | None = None  # the newest K registered versions per model; None: all
+    release_deregistered_after: float | None = None  # seconds after a deregistration/deprecation
+    release_untagged_after: float | None = None  # seconds after a commit no tag names
+    grace: float = 14 * 86400.0  # unreachable objects uploaded less than this ago are kept
+
+
+_RETENTION_KEYS = ("keep-versions", "release-deregistered-after", "release-untagged-after",
+                   "grace")
+
+
+def parse_retention(table: object) -> Retention:
+    """The ``[retention]`` table, strictly: a typo in a rule that deletes must never be read as
+    "no rule", so an unknown key or a bad value is an error naming it."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{CONFIG_FILE}: [retention] must be a table")
+    unknown = sorted(set(table) - set(_RETENTION_KEYS))
+    if unknown:
+        raise ConfigError(f"{CONFIG_FILE}: [retention] has no key {unknown[0]!r} (its keys: "
+                          f"{', '.join(_RETENTION_KEYS)}; docs/config.md)")
+
+    def duration(key: str) -> float | None:
+        if key not in table:
+            return None
+        return parse_duration(table[key], f"retention.{key} in {CONFIG_FILE}")
+
+    keep = table.get("keep-versions", "all")
+    return Retention(
+        keep_versions=None if keep == "all" else parse_count(
+            keep, f"retention.keep-versions in {CONFIG_FILE} (or \"all\")"),
+        release_deregistered_after=duration("release-deregistered-after"),
+        release_untagged_after=duration("release-untagged-after"),
+        grace=parse_duration(table.get("grace", "14d"), f"retention.grace in {CONFIG_FILE}"),
+    )
+
+
+@dataclass(frozen=True)
 class GcSettings:
     """``[gc]``: how long the local cache keeps what it no longer strictly needs (docs/config.md,
     docs/storage.md). The defaults are issue 10's."""
@@ -53,6 +93,11 @@ class Config:
         """``[gc]``, parsed when asked (by du and gc) rather than by load(): a typo there must
         not stop a checkout's hook."""
         return parse_gc(self.raw.get("gc", {}))
+
+    @property
+    def retention(self) -> Retention:
+        """``[retention]``, parsed when remote gc asks (like ``[gc]``: never in a hook)."""
+        return parse_retention(self.raw.get("retention", {}))
 
 
 DEFAULT_DOCUMENT: dict[str, Any] = {

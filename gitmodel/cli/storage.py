@@ -126,6 +126,12 @@ def gc(
         show_default=False)] = None,
     unpushed: Annotated[bool, typer.Option(
         "--unpushed", help="Also remove objects no remote has (listed first).")] = False,
+    archive_to: Annotated[str | None, typer.Option(
+        "--archive-to", help="With --remote: copy released objects to this remote and verify "
+        "them there before deleting.", show_default=False)] = None,
+    forget_repo: Annotated[list[str] | None, typer.Option(
+        "--forget-repo", help="With --remote: forget this recorded repository (its objects "
+        "then count as unreachable).", show_default=False)] = None,
 ) -> None:
     """Remove cache objects nothing here needs that a remote has.
 
@@ -141,11 +147,15 @@ def gc(
     from gitmodel.store import gc as store_gc
 
     if remote is not None:
-        # -- REMOTE GC (issue 10, "The remote"): gitmodel/remote/gc.py provides it; wire it
-        # here (plan, --yes or confirmation, --archive-to). Until then it says so.
-        raise GitmodelError(
-            "`git model gc --remote` (remote clean-up) is not available in this build yet; "
-            "`git model gc` without --remote cleans the local cache")
+        if keep_days is not None or unpushed:
+            raise GitmodelError("--keep-days and --unpushed are rules of the local cache; a "
+                                "remote's are [retention] in .gitmodel.toml (docs/config.md)")
+        _remote_gc(remote, dry_run=dry_run, as_json=as_json, yes=yes, grace=grace,
+                   keep_versions=keep_versions, archive_to=archive_to,
+                   forget_repos=forget_repo or [])
+        return
+    if archive_to is not None or forget_repo:
+        raise GitmodelError("--archive-to and --forget-repo go with --remote NAME")
     ws = api.open_workspace()
     rules = _rules(ws, grace, keep_days, keep_versions)
     status = _Status()
@@ -181,6 +191,101 @@ def gc(
         finally:
             bar.close()
     _report_gc(plan, removal, dry_run, as_json)
+
+
+_KEPT_TEXT = {
+    "stage": "a version in a stage",
+    "tip": "the model at a branch tip",
+    "version": "a registered version no rule releases",
+    "commit": "in a reachable commit no rule releases",
+    "worktree": "in this clone's worktrees or stashes",
+    "young": "unreachable, uploaded within the grace period",
+    "pushed": "unreachable, but a push relied on it within the grace period",
+    "unknown time": "unreachable, but the remote does not say when it was uploaded",
+}
+
+
+def _remote_gc(name: str, *, dry_run: bool, as_json: bool, yes: bool, grace: str | None,
+               keep_versions: int | None, archive_to: str | None,
+               forget_repos: list[str]) -> None:
+    """``gc --remote``: the plan, then (with --yes or a confirmation) the protocol of
+    docs/remotes.md, "Remote gc"."""
+    import dataclasses
+
+    from gitmodel import config as config_mod
+    from gitmodel.errors import GitmodelError
+    from gitmodel.remote.gc import RemoteGcPlan, remote_gc
+
+    ws = api.open_workspace()
+    rules = ws.config.retention
+    if keep_versions is not None:
+        rules = dataclasses.replace(rules, keep_versions=keep_versions)
+    if grace is not None:
+        rules = dataclasses.replace(rules, grace=config_mod.parse_duration(grace, "--grace"))
+
+    def confirm(plan: RemoteGcPlan) -> bool:
+        if not as_json:
+            _print_remote_plan(plan, dry_run=True)
+        if not plan.remove:
+            return False
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise GitmodelError(f"remote gc would delete {len(plan.remove)} object(s) from "
+                                f"{plan.remote} (listed above); run it again with --yes, or "
+                                "see the plan with --dry-run")
+        return bool(typer.confirm(f"delete them from {plan.remote}?", default=False, err=True))
+
+    status = _Status()
+    try:
+        result = remote_gc(ws.root, name, dry_run=dry_run, archive_to=archive_to,
+                           forget_repos=forget_repos, rules=rules,
+                           confirm=None if dry_run else confirm,
+                           progress=lambda phase, done, total: status(f"{phase} {done}/{total}"))
+    finally:
+        status.close()
+    plan = result.plan
+    if dry_run and not as_json:
+        _print_remote_plan(plan, dry_run=True)
+    if as_json:
+        dump_json({
+            "dry_run": dry_run, "remote": plan.remote, "archive_to": plan.archive_to or None,
+            "plan": [r.to_json() for r in plan.remove],
+            "removed": result.removed, "freed": result.freed, "archived": result.archived,
+            "spared": result.spared, "record": result.record or None,
+            "kept": {reason: {"objects": n, "bytes": b}
+                     for reason, (n, b) in plan.kept_by_reason().items()},
+            "forgotten": plan.forgotten, "problems": plan.problems,
+        })
+        return
+    if not dry_run:
+        archived = f", {len(result.archived)} archived to {plan.archive_to}" \
+            if result.archived else ""
+        typer.echo(f"removed {len(result.removed)} object(s) from {plan.remote}, freed "
+                   f"{human_size(result.freed)}{archived}")
+        if result.spared:
+            typer.echo(f"kept {len(result.spared)} object(s) a push relied on meanwhile")
+    for problem in plan.problems:
+        err(f"warning: {problem}")
+
+
+def _print_remote_plan(plan: Any, *, dry_run: bool) -> None:
+    released = [r for r in plan.remove if r.reason == "released"]
+    unreachable = [r for r in plan.remove if r.reason == "unreachable"]
+    typer.echo(f"remote {plan.remote}: {plan.listed} object(s); would remove "
+               f"{len(plan.remove)}, {human_size(plan.remove_bytes)}")
+    for r in released:
+        typer.echo(f"  released  {r.model} {r.version}  {human_size(r.size)}  ({r.rule})")
+    if unreachable:
+        typer.echo(f"  {len(unreachable)} unreachable object(s), "
+                   f"{human_size(sum(r.size for r in unreachable))}, older than the grace period")
+    kept = plan.kept_by_reason()
+    if kept:
+        typer.echo(f"kept {len(plan.kept)} object(s), {human_size(plan.kept_bytes)}:")
+        for reason, (n, b) in sorted(kept.items()):
+            typer.echo(f"  {n:>5} object(s) {human_size(b):>10}  {_KEPT_TEXT.get(reason, reason)}")
+    if plan.archive_to:
+        typer.echo(f"released objects are copied to {plan.archive_to} and verified first")
 
 
 def _report_gc(plan: Any, removal: Any, dry_run: bool, as_json: bool) -> None:

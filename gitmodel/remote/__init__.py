@@ -13,6 +13,10 @@ This package owns everything between the cache and a remote, one module per job:
 - :mod:`.records` — which remote a command uses, and what each is known to hold
 - :mod:`.sync` — a clone's push, fetch, pull, and the hooks' upload and fetch-on-checkout
 - :mod:`.get_version` — one version into a directory, without a clone
+- :mod:`.ledger` — the records a remote keeps under ``gitmodel/``: who pushes there, what each
+  push relied on, what each remote gc removed (the release log checkouts consult)
+- :mod:`.gc` — remote gc: the plan under ``[retention]``, and the protocol that runs it (imported
+  only by ``git model gc --remote``, never by a hook)
 
 Costs that shaped it (measured here): importing fsspec takes 0.15 s and s3fs 0.5 s, so a
 directory remote is served with the standard library alone, fsspec is imported only when a

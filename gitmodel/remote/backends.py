@@ -2,7 +2,8 @@
 
 Layout on every remote (docs/remotes.md): ``<url>/objects/<hex[:2]>/<hex[2:]>`` holds the bytes of
 ``sha256:<hex>``, like the cache; ``<url>/tmp/`` holds uploads in progress on backends whose
-writes are not atomic.
+writes are not atomic; ``<url>/gitmodel/`` holds small JSON records (which repositories push
+here, what each push relied on, what each remote gc removed: :mod:`gitmodel.remote.gc`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import threading
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -56,6 +58,28 @@ def _oid_of_key(key: str) -> str | None:
     return oid if is_oid(oid) else None
 
 
+RECORDS = "gitmodel"  # the prefix of the records below a remote's root (never an object key)
+
+
+@dataclass(frozen=True)
+class RemoteObject:
+    """One object as a listing of the remote shows it."""
+
+    oid: str
+    size: int
+    # the remote's own time of the upload (seconds since the epoch); None when the backend does
+    # not say, and then gc never counts the object as old enough to remove
+    uploaded: float | None
+
+
+def _record_key(key: str) -> str:
+    # records are named by gitmodel itself; refuse anything that could leave the prefix
+    parts = key.split("/")
+    if not key or any(p in ("", ".", "..") for p in parts):
+        raise GitmodelError(f"not a record key: {key!r}")
+    return f"{RECORDS}/{key}"
+
+
 class ObjectRemote(Protocol):
     """What gitmodel needs of a remote: a batched existence check, and put/get by oid."""
 
@@ -75,6 +99,30 @@ class ObjectRemote(Protocol):
 
     def where(self, oid: str) -> str:
         """A URL naming the object, for messages."""
+        ...
+
+    def inventory(self) -> dict[str, RemoteObject]:
+        """Every object with its size and upload time, in one listing (paginated by the
+        backend: one request per 1,000 keys on S3)."""
+        ...
+
+    def delete(self, oids: Sequence[str]) -> None:
+        """Remove ``oids`` (absent ones are no error); batched where the backend can."""
+        ...
+
+    def put_record(self, key: str, data: bytes) -> None:
+        """Write a small record under ``gitmodel/KEY``, whole or not at all."""
+        ...
+
+    def get_record(self, key: str) -> bytes | None:
+        """The bytes of record ``gitmodel/KEY``, or None when there is none."""
+        ...
+
+    def list_records(self, prefix: str) -> list[str]:
+        """The keys (relative to ``gitmodel/``) of every record below ``gitmodel/PREFIX/``."""
+        ...
+
+    def delete_record(self, key: str) -> None:
         ...
 
 
@@ -130,6 +178,62 @@ class DirectoryRemote:
         if not source.is_file():
             raise RemoteObjectMissing(oid, self.url)
         _copy(source, target, progress)
+
+    def inventory(self) -> dict[str, RemoteObject]:
+        self.check_exists()
+        found: dict[str, RemoteObject] = {}
+        objects = self.root / "objects"
+        if not objects.is_dir():
+            return found
+        # one walk: a scandir per fan-out folder, sizes and times from the same entries
+        with os.scandir(objects) as fans:
+            for fan in fans:
+                if not fan.is_dir():
+                    continue
+                with os.scandir(fan.path) as entries:
+                    for entry in entries:
+                        oid = OID_PREFIX + fan.name + entry.name
+                        if not is_oid(oid) or not entry.is_file():
+                            continue
+                        info = entry.stat()
+                        found[oid] = RemoteObject(oid, info.st_size, info.st_mtime)
+        return found
+
+    def delete(self, oids: Sequence[str]) -> None:
+        for oid in oids:
+            with contextlib.suppress(FileNotFoundError):
+                (self.root / object_key(oid)).unlink()
+
+    def put_record(self, key: str, data: bytes) -> None:
+        final = self.root / _record_key(key)
+        self.check_exists()
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}")
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, final)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+
+    def get_record(self, key: str) -> bytes | None:
+        try:
+            return (self.root / _record_key(key)).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def list_records(self, prefix: str) -> list[str]:
+        base = self.root / _record_key(prefix)
+        if not base.is_dir():
+            return []
+        top = self.root / RECORDS
+        return sorted(str(p.relative_to(top)) for p in base.rglob("*")
+                      if p.is_file() and not p.name.startswith("."))
+
+    def delete_record(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            (self.root / _record_key(key)).unlink()
 
 
 def missing_directory(url: str, root: Path, again: str | None = None) -> str:
@@ -220,6 +324,85 @@ class FsspecRemote:
             if "bucket" in str(exc).lower():
                 raise
             raise RemoteObjectMissing(oid, self.url) from None
+
+    def inventory(self) -> dict[str, RemoteObject]:
+        # find(detail=True) is one paginated listing (ListObjectsV2: 1,000 keys a request on
+        # S3) that carries each key's size and LastModified: no request per object
+        with contextlib.suppress(Exception):
+            self.fs.invalidate_cache()
+        try:
+            listed = self.fs.find(f"{self.root}/objects", detail=True)
+        except FileNotFoundError:
+            return {}
+        found: dict[str, RemoteObject] = {}
+        for key, info in listed.items():
+            oid = _oid_of_key(str(key))
+            if oid is None or info.get("type", "file") != "file":
+                continue
+            found[oid] = RemoteObject(oid, int(info.get("size") or 0), _uploaded(info))
+        return found
+
+    def delete(self, oids: Sequence[str]) -> None:
+        if not oids:
+            return
+        # s3fs sends one DeleteObjects request per 1,000 keys
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm([self._path(oid) for oid in oids])
+
+    def put_record(self, key: str, data: bytes) -> None:
+        final = f"{self.root}/{_record_key(key)}"
+        if self.scheme in ATOMIC_PUT_SCHEMES:
+            self.fs.pipe_file(final, data)  # one PUT: visible whole or not at all
+            return
+        tmp = f"{self.root}/tmp/record.{uuid.uuid4().hex}"
+        with contextlib.suppress(Exception):
+            self.fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
+            self.fs.makedirs(f"{self.root}/tmp", exist_ok=True)
+        self.fs.pipe_file(tmp, data)
+        self.fs.mv(tmp, final)
+
+    def get_record(self, key: str) -> bytes | None:
+        try:
+            return bytes(self.fs.cat_file(f"{self.root}/{_record_key(key)}"))
+        except FileNotFoundError:
+            return None
+
+    def list_records(self, prefix: str) -> list[str]:
+        base = f"{self.root}/{RECORDS}/"
+        with contextlib.suppress(Exception):
+            self.fs.invalidate_cache()
+        try:
+            listed = self.fs.find(base + prefix.strip("/"))
+        except FileNotFoundError:
+            return []
+        out = []
+        for key in listed:
+            text = str(key)
+            at = text.find(base)
+            if at >= 0:
+                out.append(text[at + len(base):])
+        return sorted(out)
+
+    def delete_record(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm_file(f"{self.root}/{_record_key(key)}")
+
+
+def _uploaded(info: dict[str, Any]) -> float | None:
+    """The upload time in a listing entry: S3's LastModified, else the backend's mtime."""
+    for key in ("LastModified", "last_modified", "mtime", "updated", "created"):
+        value = info.get(key)
+        if value is None:
+            continue
+        if hasattr(value, "timestamp"):
+            return float(value.timestamp())
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            from datetime import datetime
+            with contextlib.suppress(ValueError):
+                return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    return None
 
 
 def _fsspec_callback(progress: Progress) -> Any:

@@ -92,6 +92,11 @@ def get(repo_url: str, spec_text: str, output: Path, *, remote_url: str | None =
         report = fetch_objects(store, remote, needs_of_model(model, version), jobs=jobs,
                                progress=progress, plan=plan)
         if report.absent:
+            archive = report.archives.get(report.absent[0].oid)
+            if archive:  # released to an archive: say how to get it from there
+                raise RemoteError(f"{report.released[report.absent[0].oid]}; get it from "
+                                  f"there with `git model get {repo_url} {spec_text} -o "
+                                  f"{output} --remote {archive}`")
             raise absent_error(report)
         written = []
         artifact = model.spec.artifact

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from gitmodel.errors import GitmodelError, ObjectMissingError, RemoteError
 from gitmodel.hashing import Progress
-from gitmodel.remote.backends import ObjectRemote, explain
+from gitmodel.remote.backends import ObjectRemote, directory_of, explain
 from gitmodel.remote.needs import Need, _unique, needs_of_specs, needs_of_versions, needs_of_worktree
 from gitmodel.remote.parallel import DEFAULT_JOBS
 from gitmodel.remote.records import NamedRemote, RemoteRecord, choose_remote, open_named, record_for
@@ -25,10 +25,11 @@ class PrePushResult:
 
 
 def pre_push_upload(ws: Workspace, git_remote: str, needs: Sequence[Need],
-                    *, progress: Progress | None = None, plan: Plan | None = None
-                    ) -> PrePushResult:
+                    *, progress: Progress | None = None, plan: Plan | None = None,
+                    updates: Sequence[tuple[str, str, str, str]] = ()) -> PrePushResult:
     """Upload ``needs`` (:func:`needs_of_push`) to the model remote named like the git remote,
-    else the default one. Known-present objects cost no request and no import."""
+    else the default one. Known-present objects cost no request and no import. ``updates``
+    (the hook's stdin lines) go into this clone's repository record on the remote."""
     if not needs:
         return PrePushResult()
     config = ws.config
@@ -48,7 +49,27 @@ def pre_push_upload(ws: Workspace, git_remote: str, needs: Sequence[Need],
     remote = open_named(ws, target, quick=False)
     report = push_objects(ws.store, remote, needs, record=record_for(ws, remote.url),
                           progress=progress, plan=plan, skip_known=True)
+    settle(ws, remote, needs, report, git_remote=git_remote, updates=updates)
     return PrePushResult(target.url, report)
+
+
+def settle(ws: Workspace, remote: ObjectRemote, needs: Sequence[Need], report: TransferReport,
+           *, git_remote: str | None = None,
+           updates: Sequence[tuple[str, str, str, str]] = ()) -> None:
+    """A push's side of the remote gc protocol (:func:`gitmodel.remote.ledger.settle_push`):
+    record the push and this clone's pushed refs, then put back what a concurrent gc removed."""
+    import time
+
+    from gitmodel.remote import ledger
+
+    url, tips = ledger.git_remote_tips(ws.root, git_remote)
+    again = ledger.settle_push(ws.store, remote, [n.oid for n in needs], ws.repo.model_dir,
+                               git_url=url, tips=tips, updates=updates,
+                               started=time.time() - report.seconds)
+    if again:
+        report.transferred += again
+        report.bytes += sum(ws.store.size(oid) for oid in again)
+        report.reuploaded = again
 
 
 class CheckoutFetcher:
@@ -89,10 +110,15 @@ class CheckoutFetcher:
             report = fetch_objects(self.ws.store, self.remote,
                                    [Need(o, 0, "?", "?") for o in oids],
                                    record=record_for(self.ws, self.remote.url))
+            from_archives(self.ws, report, quick=True)
             self.fetched += len(report.transferred)
-            if report.absent:
+            unexplained = [n.oid for n in report.absent if n.oid not in report.released]
+            for oid, note in report.released.items():
+                if oid in {n.oid for n in report.absent}:
+                    self.problems.append(note + _archive_advice(report, oid))
+            if unexplained:
                 self.problems.append(f"remote {self.target.label} does not have "
-                                     f"{', '.join(n.oid for n in report.absent)}; whoever "
+                                     f"{', '.join(unexplained)}; whoever "
                                      "committed them should run `git model push`")
         except Exception as exc:  # a checkout must never fail because a remote did
             self.failed = True
@@ -123,6 +149,9 @@ def missing_objects_error(missing: Sequence[tuple[Model, ObjectMissingError]],
                   "push` where the bytes are")
     elif fetcher.failed:
         advice = fetcher.problems[-1] if fetcher.problems else "run `git model pull` later"
+    elif any("retention rule" in p or "remote gc" in p for p in fetcher.problems):
+        # the remote's gc records say why: a rule released the version (maybe to an archive)
+        advice = "; ".join(p.replace("{", "{{").replace("}", "}}") for p in fetcher.problems)
     else:
         label = fetcher.target.label if fetcher.target is not None else "the default remote"
         advice = (f"remote {label} does not have {{it}}: whoever committed {{it}} should run "
@@ -154,8 +183,10 @@ def push(ws: Workspace, names: Sequence[str] = (), *, all_versions: bool = False
         needs += needs_of_versions(ws)
     target = choose_remote(ws.config, remote_name, root=ws.root)
     remote = open_named(ws, target, jobs=jobs)
-    return push_objects(ws.store, remote, needs, record=record_for(ws, remote.url), jobs=jobs,
-                        progress=progress, plan=plan)
+    report = push_objects(ws.store, remote, needs, record=record_for(ws, remote.url), jobs=jobs,
+                          progress=progress, plan=plan)
+    settle(ws, remote, needs, report)
+    return report
 
 
 def fetch(ws: Workspace, specs: Sequence[str] = (), *, all_versions: bool = False,
@@ -165,8 +196,80 @@ def fetch(ws: Workspace, specs: Sequence[str] = (), *, all_versions: bool = Fals
     needs = needs_of_specs(ws, specs, all_versions)
     target = choose_remote(ws.config, remote_name, root=ws.root)
     remote = open_named(ws, target, jobs=jobs)
-    return fetch_objects(ws.store, remote, needs, record=record_for(ws, remote.url), jobs=jobs,
-                         progress=progress, plan=plan)
+    report = fetch_objects(ws.store, remote, needs, record=record_for(ws, remote.url), jobs=jobs,
+                           progress=progress, plan=plan)
+    from_archives(ws, report, jobs=jobs, progress=progress)
+    return report
+
+
+def _archive_advice(report: TransferReport, oid: str) -> str:
+    archive = report.archives.get(oid)
+    if not archive:
+        return ""
+    return (f"; add the archive as a remote (`git model remote add archive {archive}`) to "
+            "fetch it from there")
+
+
+def configured_remote_at(ws: Workspace, url: str) -> NamedRemote | None:
+    """The configured remote whose URL is ``url`` (a directory compared by its resolved path):
+    in the checked-out ``.gitmodel.toml``, else in the one at a branch tip (an archive is
+    usually added long after the versions it ends up holding, so an old commit's file does not
+    name it). Asked only when an object is missing, so the extra reads cost a checkout nothing."""
+    wanted = directory_of(url, ws.root)
+
+    def matches(candidate: str) -> bool:
+        here = directory_of(candidate, ws.root)
+        return candidate.rstrip("/") == url.rstrip("/") or (wanted is not None and
+                                                            here == wanted)
+
+    for name, candidate in ws.config.remotes.items():
+        if matches(candidate):
+            return NamedRemote(name, candidate, ws.config.remote_options.get(name, {}))
+    from gitmodel import git
+    from gitmodel.config import CONFIG_FILE, ConfigError, parse_remotes
+
+    refs = git.for_each_ref(ws.root, "%(refname)", ["refs/heads/", "refs/remotes/"]).split()
+    blobs = git.read_blobs(ws.root, [f"{ref}:{CONFIG_FILE}" for ref in refs])
+    for ref in refs:
+        data = blobs.get(f"{ref}:{CONFIG_FILE}")
+        if data is None:
+            continue
+        try:
+            import tomllib
+
+            remotes, _, options = parse_remotes(tomllib.loads(data.decode()).get("remote", {}))
+        except (ConfigError, ValueError, UnicodeDecodeError, RecursionError):
+            continue
+        for name, candidate in remotes.items():
+            if matches(candidate):
+                return NamedRemote(name, candidate, options.get(name, {}),
+                                   found_at=ref)
+    return None
+
+
+def from_archives(ws: Workspace, report: TransferReport, *, jobs: int = DEFAULT_JOBS,
+                  progress: Progress | None = None, quick: bool = False) -> None:
+    """Fetch what a remote gc archived before removing it, from each archive that is a
+    configured remote; what comes from there leaves ``report.absent``."""
+    by_archive: dict[str, list[Need]] = {}
+    for need in report.absent:
+        archive = report.archives.get(need.oid)
+        if archive:
+            by_archive.setdefault(archive, []).append(need)
+    for url, needs in by_archive.items():
+        target = configured_remote_at(ws, url)
+        if target is None:
+            continue  # the message names the archive and how to add it
+        source = open_named(ws, target, quick=quick, jobs=jobs)
+        got = fetch_objects(ws.store, source, needs, record=record_for(ws, source.url),
+                            jobs=jobs, progress=progress)
+        fetched = set(got.transferred) | {n.oid for n in needs if ws.store.has(n.oid)}
+        report.transferred += got.transferred
+        report.bytes += got.bytes
+        report.absent = [n for n in report.absent if n.oid not in fetched]
+        for oid in fetched:
+            report.released.pop(oid, None)
+            report.archives.pop(oid, None)
 
 
 @dataclass

@@ -27,6 +27,10 @@ class TransferReport:
     skipped: int = 0  # objects already where they were going
     seconds: float = 0.0
     absent: list[Need] = field(default_factory=list)  # fetch: objects the remote lacks
+    # fetch: why the remote lacks them, when a remote gc removed them (one sentence each)
+    released: dict[str, str] = field(default_factory=dict)
+    archives: dict[str, str] = field(default_factory=dict)  # oid -> archive URL holding it
+    reuploaded: list[str] = field(default_factory=list)  # push: put back after a remote gc
 
 
 Plan = Callable[[int, int], None]
@@ -104,6 +108,8 @@ def fetch_objects(store: ObjectStore, remote: ObjectRemote, needs: Sequence[Need
     except Exception as exc:
         raise explain(exc, remote, "asking what is on") from None
     report.absent = [n for n in wanted if n.oid not in present]
+    if report.absent:
+        _explain_absent(remote, report)
     todo = [n for n in wanted if n.oid in present]
     if record is not None:
         record.add(sorted(present))
@@ -143,9 +149,40 @@ def fetch_objects(store: ObjectStore, remote: ObjectRemote, needs: Sequence[Need
     return report
 
 
+def _explain_absent(remote: ObjectRemote, report: TransferReport) -> None:
+    """Look the missing objects up in the remote's gc records (one listing): a version released
+    by a retention rule is named as such, with the archive that holds it."""
+    from gitmodel.remote.ledger import released
+
+    try:
+        found = released(remote, [n.oid for n in report.absent])
+    except Exception:  # explaining must never turn "missing" into a failure of its own
+        return
+    for need in report.absent:
+        item = found.get(need.oid)
+        if item is None:
+            continue
+        if not item.removal.model and need.model != "?":
+            from dataclasses import replace
+
+            item = replace(item, removal=replace(item.removal, model=need.model,
+                                                  version=need.version))
+        report.released[need.oid] = item.describe(remote.url)
+        if item.archive:
+            report.archives[need.oid] = item.archive
+
+
 def absent_error(report: TransferReport) -> RemoteError:
     first = report.absent[0]
     more = f" (and {len(report.absent) - 1} more)" if len(report.absent) > 1 else ""
+    note = report.released.get(first.oid)
+    if note is not None:
+        archive = report.archives.get(first.oid)
+        advice = (f"add it as a remote (`git model remote add archive {archive}`) and fetch "
+                  "again to get the bytes from there" if archive else
+                  "the bytes are gone from the remote; a clone whose cache still has them can "
+                  "`git model push` them back")
+        return RemoteError(f"{note}{more}; {advice}")
     return RemoteError(
         f"remote {report.remote} does not have {first.oid} (model {first.model}, "
         f"{first.version}){more}; whoever committed that version should run `git model push` "

@@ -1,0 +1,378 @@
+"""The records a remote keeps about itself under ``gitmodel/`` (docs/remotes.md, "Remote gc"):
+which repositories push here, what each push relied on, and what each remote gc removed.
+
+They let a remote gc that runs in one clone keep what another repository needs, let a push that
+races a gc put back an object the gc deleted, and let a checkout of a released version say why
+its bytes are gone (and where an archive holds them). Every record is a small JSON document
+written whole in one step (one PUT on an object store, a rename on a directory), so a reader
+never sees half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gitmodel import git
+from gitmodel.errors import GitmodelError, RemoteError
+from gitmodel.remote.backends import ObjectRemote, explain
+from gitmodel.store import ObjectStore, is_oid
+
+FORMAT = 1
+REPOS = "repos"  # repos/<clone id>.json: one per clone that pushes here, its pushed refs' tips
+PUSHES = "pushes"  # pushes/<time>-<uuid>.json: the oids one push relied on
+GC = "gc"  # gc/<time>-<uuid>.json: one remote gc's plan, then its result (kept: the release log)
+# A pending gc record older than this is a gc that was killed: a push stops waiting for it.
+PLAN_STALE_SECONDS = 15 * 60
+PLAN_POLL_SECONDS = 0.2
+
+
+def _stamp(now: float) -> str:
+    # sortable by time, unique by the uuid: names never collide, so nothing is overwritten
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)) + "-" + uuid.uuid4().hex[:12]
+
+
+def _iso(now: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+
+
+def _load(remote: ObjectRemote, key: str) -> dict[str, Any] | None:
+    data = remote.get_record(key)
+    if data is None:
+        return None
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError):
+        raise RemoteError(f"the record {remote.url}/gitmodel/{key} is not valid JSON; whoever "
+                          "wrote it should remove it (remote gc refuses to run past it)") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise RemoteError(f"the record {remote.url}/gitmodel/{key} is not a gitmodel record of "
+                          f"format {FORMAT}; upgrade gitmodel or remove the record")
+    return doc
+
+
+def _dump(doc: dict[str, Any]) -> bytes:
+    return (json.dumps({"format": FORMAT, **doc}, indent=1, sort_keys=True) + "\n").encode()
+
+
+# -- who pushes here ----------------------------------------------------------------------------
+
+def clone_id(model_dir: Path) -> str:
+    """This clone's id on remotes (made once, kept in ``.git/model/clone-id``)."""
+    path = model_dir / "clone-id"
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+        if len(text) == 32 and all(c in "0123456789abcdef" for c in text):
+            return text
+    except FileNotFoundError:
+        pass
+    model_dir.mkdir(parents=True, exist_ok=True)
+    text = uuid.uuid4().hex
+    tmp = path.with_name(f"clone-id.{uuid.uuid4().hex}")
+    tmp.write_text(text + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return text
+
+
+@dataclass(frozen=True)
+class RepositoryRecord:
+    """One clone that pushes to the remote, and the refs it pushed to its git remote."""
+
+    id: str
+    url: str  # the git remote it pushed refs to, for messages ("" when unknown)
+    written: str
+    tips: dict[str, str] = field(default_factory=dict)  # ref on the git remote -> commit
+
+
+def read_repositories(remote: ObjectRemote) -> list[RepositoryRecord]:
+    records = []
+    for key in remote.list_records(REPOS):
+        doc = _load(remote, key)
+        if doc is None:
+            continue  # forgotten between the listing and the read
+        tips = doc.get("tips", {})
+        if not isinstance(tips, dict):
+            raise RemoteError(f"the record {remote.url}/gitmodel/{key} has no tips table")
+        records.append(RepositoryRecord(str(doc.get("id", "")), str(doc.get("url", "")),
+                                        str(doc.get("written", "")),
+                                        {str(k): str(v) for k, v in tips.items()}))
+    return records
+
+
+def git_remote_tips(root: Path, git_remote: str | None) -> tuple[str, dict[str, str]]:
+    """(URL, ref on the git remote -> commit) as this clone last saw its git remote: the tips
+    of ``refs/remotes/NAME/*``, which are on the git server for any other clone to fetch."""
+    names = git.run(["remote"], root, check=False).split()
+    name = git_remote if git_remote in names else ("origin" if "origin" in names else
+                                                   (names[0] if names else None))
+    if name is None:
+        return "", {}
+    url = git.run(["remote", "get-url", name], root, check=False).strip()
+    out = git.for_each_ref(root, "%(refname) %(objectname) %(objecttype)",
+                           [f"refs/remotes/{name}/"])
+    tips = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[2] == "commit" and not parts[0].endswith("/HEAD"):
+            tips["refs/heads/" + parts[0][len(f"refs/remotes/{name}/"):]] = parts[1]
+    return url, tips
+
+
+def record_repository(remote: ObjectRemote, model_dir: Path, *, git_url: str = "",
+                      tips: dict[str, str] | None = None,
+                      updates: Sequence[tuple[str, str, str, str]] = (),
+                      now: float | None = None) -> None:
+    """Write this clone's repository record: ``tips`` (default: the ones recorded before) with
+    ``updates`` (the pre-push hook's lines: local ref, local sha, remote ref, remote sha) applied."""
+    ident = clone_id(model_dir)
+    key = f"{REPOS}/{ident}.json"
+    doc = _load(remote, key) or {}
+    if tips is None:
+        tips = {str(k): str(v) for k, v in dict(doc.get("tips", {})).items()}
+    tips = dict(tips)
+    for _, local, remote_ref, _ in updates:
+        if local == git.ZERO_OID:
+            tips.pop(remote_ref, None)  # a deleted branch or tag protects nothing any more
+        else:
+            tips[remote_ref] = local
+    if doc and tips == doc.get("tips") and (git_url or doc.get("url", "")) == doc.get("url"):
+        return  # nothing new: no write
+    remote.put_record(key, _dump({"id": ident, "url": git_url or doc.get("url", ""),
+                                  "written": _iso(time.time() if now is None else now),
+                                  "tips": tips}))
+
+
+def forget_repository(remote: ObjectRemote, ident: str) -> bool:
+    key = f"{REPOS}/{ident}.json"
+    if remote.get_record(key) is None:
+        return False
+    remote.delete_record(key)
+    return True
+
+
+# -- what each push relied on ----------------------------------------------------------------
+
+def record_push(remote: ObjectRemote, model_dir: Path, oids: Iterable[str],
+                now: float | None = None) -> str:
+    """Write the ledger entry of one push: every oid it uploaded or found present. A gc that
+    planned to delete one of them drops it (see :func:`gitmodel.remote.gc.run_plan`)."""
+    when = time.time() if now is None else now
+    key = f"{PUSHES}/{_stamp(when)}.json"
+    remote.put_record(key, _dump({"clone": clone_id(model_dir), "written": _iso(when),
+                                  "oids": sorted(set(oids))}))
+    return key
+
+
+def push_oids(remote: ObjectRemote, keys: Iterable[str]) -> set[str]:
+    found: set[str] = set()
+    for key in keys:
+        doc = _load(remote, key)
+        if doc is not None:
+            found.update(o for o in doc.get("oids", []) if isinstance(o, str) and is_oid(o))
+    return found
+
+
+# -- what gc removed -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Removal:
+    """One object a remote gc removes (or removed), and why."""
+
+    oid: str
+    size: int
+    reason: str  # "released" (a retention rule) or "unreachable"
+    rule: str = ""  # the rule that released it, as written in [retention]
+    model: str = ""
+    version: str = ""  # "v1.2.0", or "commit 1a2b3c4d5e6f"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"oid": self.oid, "size": self.size, "reason": self.reason, "rule": self.rule,
+                "model": self.model, "version": self.version}
+
+
+@dataclass(frozen=True)
+class GcRecord:
+    key: str
+    state: str  # "pending" (planned, deletes may be under way) or "done"
+    started: str
+    finished: str
+    archive: str  # the URL released objects were copied to and verified on ("" for none)
+    removals: dict[str, Removal]
+
+
+def write_gc_record(remote: ObjectRemote, key: str, *, state: str, started: float,
+                    removals: Sequence[Removal], archive: str,
+                    finished: float | None = None) -> None:
+    remote.put_record(key, _dump({
+        "state": state, "started": _iso(started),
+        "finished": _iso(finished) if finished is not None else "", "archive": archive,
+        "remove": [r.to_json() for r in removals]}))
+
+
+def finish_interrupted(remote: ObjectRemote, record: GcRecord, present: set[str]) -> None:
+    """Mark a killed gc's pending record done, naming only what is really gone (an object a
+    push put back is still there, so it was never released)."""
+    gone = [r for oid, r in sorted(record.removals.items()) if oid not in present]
+    remote.put_record(record.key, _dump({
+        "state": "done", "started": record.started, "finished": _iso(time.time()),
+        "archive": record.archive, "remove": [r.to_json() for r in gone],
+        "note": "finished by a later gc: the gc that wrote it was interrupted"}))
+
+
+def new_gc_key(now: float) -> str:
+    return f"{GC}/{_stamp(now)}.json"
+
+
+def read_gc_records(remote: ObjectRemote, since: float | None = None) -> list[GcRecord]:
+    """Every gc record (one listing, a GET each); with ``since``, only those of gcs started
+    after it, by the time in their names."""
+    records = []
+    keys = remote.list_records(GC)
+    if since is not None:
+        cut = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(since))
+        keys = [k for k in keys if k.removeprefix(f"{GC}/") >= cut]
+    for key in keys:
+        doc = _load(remote, key)
+        if doc is None:
+            continue
+        removals = {}
+        for item in doc.get("remove", []):
+            if isinstance(item, dict) and is_oid(str(item.get("oid", ""))):
+                removal = Removal(str(item["oid"]), int(item.get("size", 0)),
+                                  str(item.get("reason", "")), str(item.get("rule", "")),
+                                  str(item.get("model", "")), str(item.get("version", "")))
+                removals[removal.oid] = removal
+        records.append(GcRecord(key, str(doc.get("state", "")), str(doc.get("started", "")),
+                                str(doc.get("finished", "")), str(doc.get("archive", "")),
+                                removals))
+    return records
+
+
+@dataclass(frozen=True)
+class Released:
+    """Why a remote lacks an object: a gc removed it (by a rule, or as unreachable)."""
+
+    oid: str
+    removal: Removal
+    date: str  # when the gc that removed it finished
+    archive: str  # where a copy was verified before the delete ("" for none)
+
+    def describe(self, remote_url: str) -> str:
+        what = f"{self.removal.model} {self.removal.version}".strip() or self.oid
+        if self.removal.reason == "released":
+            why = f"released by the retention rule {self.removal.rule} on {self.date[:10]}"
+        else:
+            why = f"removed by remote gc on {self.date[:10]} as unreachable"
+        where = (f"; an archived copy is on {self.archive}" if self.archive
+                 else "; no archive holds it")
+        return f"{what} ({self.oid}) was {why} from {remote_url}{where}"
+
+
+def released(remote: ObjectRemote, oids: Iterable[str]) -> dict[str, Released]:
+    """Which of ``oids`` a finished remote gc removed, newest record first."""
+    wanted = set(oids)
+    found: dict[str, Released] = {}
+    if not wanted:
+        return found
+    # a pending record counts too: the caller asks only about objects the remote lacks, and a
+    # killed gc's deletes are as real as a finished one's
+    for record in sorted(read_gc_records(remote), key=lambda r: r.key, reverse=True):
+        for oid in wanted & set(record.removals):
+            found.setdefault(oid, Released(oid, record.removals[oid],
+                                           record.finished or record.started, record.archive))
+    return found
+
+
+def release_note(remote: ObjectRemote, oids: Sequence[str]) -> str | None:
+    """One sentence on why ``remote`` lacks ``oids``, when a gc removed any of them."""
+    try:
+        found = released(remote, oids)
+    except Exception:  # a message helper must never turn "missing" into a crash
+        return None
+    if not found:
+        return None
+    first = found[sorted(found)[0]]
+    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    return first.describe(remote.url) + more
+
+
+# -- the push's side of the gc protocol ---------------------------------------------------------
+
+def settle_push(store: ObjectStore, remote: ObjectRemote, oids: Sequence[str], model_dir: Path,
+                *, git_url: str = "", tips: dict[str, str] | None = None,
+                updates: Sequence[tuple[str, str, str, str]] = (),
+                stale_after: float = PLAN_STALE_SECONDS,
+                started: float | None = None) -> list[str]:
+    """After a push's uploads: write its ledger entry and repository record, then put back any
+    of its objects that a remote gc removed meanwhile. Returns the oids uploaded again.
+
+    The order is what closes the race with a gc (docs/remotes.md): the ledger entry is written
+    first, then the gc records are read. A gc re-reads the ledger after writing its plan, so
+    either it sees this push and keeps its objects, or this push sees its plan, waits for its
+    deletes to finish, and uploads again what they removed — never trusting the existence check
+    it made before them.
+
+    Only the records of gcs that started less than ``stale_after`` (plus as much again for
+    clocks that disagree) before the push (``started``) are read: an older gc was done, or
+    killed, before this push asked the remote what it has, so that answer already counts it."""
+    wanted = sorted(set(oids))
+    if not wanted:
+        return []
+    since = (time.time() if started is None else started) - 2 * stale_after
+    try:
+        record_push(remote, model_dir, wanted)
+        record_repository(remote, model_dir, git_url=git_url, tips=tips, updates=updates)
+        involved = _wait_for_plans(remote, set(wanted), stale_after, since)
+        if not involved:
+            return []
+        present = remote.has(sorted(involved))
+    except GitmodelError:
+        raise
+    except Exception as exc:
+        raise explain(exc, remote, "recording the push on") from None
+    again = [oid for oid in sorted(involved) if oid not in present]
+    for oid in again:
+        if not store.has(oid):
+            raise RemoteError(f"a remote gc removed {oid} from {remote.url} while this push "
+                              "relied on it, and this clone's cache no longer has it; `git "
+                              "model add` the file again and push")
+        try:
+            remote.upload(oid, store.object_path(oid), lambda _n: None)
+        except Exception as exc:
+            raise explain(exc, remote, f"uploading {oid} again to") from None
+    return again
+
+
+def _wait_for_plans(remote: ObjectRemote, wanted: set[str], stale_after: float,
+                    since: float) -> set[str]:
+    """The oids of ``wanted`` named by a recent gc record, once no pending gc names them."""
+    started = time.monotonic()
+    while True:
+        records = read_gc_records(remote, since)
+        involved: set[str] = set()
+        pending = False
+        for record in records:
+            hit = wanted & set(record.removals)
+            if not hit:
+                continue
+            involved |= hit
+            if record.state == "pending" and not is_stale(record, stale_after):
+                pending = True
+        if not pending or time.monotonic() - started > stale_after:
+            return involved
+        time.sleep(PLAN_POLL_SECONDS)
+
+
+def is_stale(record: GcRecord, stale_after: float) -> bool:
+    import calendar
+
+    try:
+        started = calendar.timegm(time.strptime(record.started, "%Y-%m-%dT%H:%M:%SZ"))
+    except ValueError:
+        return True
+    return time.time() - started > stale_after
