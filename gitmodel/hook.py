@@ -180,7 +180,8 @@ def pre_push(args: list[str]) -> int:
              "are not sent again), or bypass once with `git push --no-verify` (others will then "
              "lack the model bytes until `git model push`)")
     try:
-        result = pre_push_upload(ws, git_remote, needs, progress=meter, plan=meter.plan)
+        result = pre_push_upload(ws, git_remote, needs, progress=meter, plan=meter.plan,
+                                 updates=updates)
     except GitmodelError as exc:
         meter.close()
         _say(f"push refused: uploading model objects failed: {exc}")

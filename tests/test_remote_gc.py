@@ -504,3 +504,20 @@ def test_inventory_lists_in_few_calls_on_s3(s3_env: str, tmp_path: Path) -> None
     assert set(listed) == {oid(d) for d in datas}
     assert all(listed[oid(d)].size == len(d) and listed[oid(d)].uploaded for d in datas)
     assert calls.count("list_objects_v2") <= 3 and len(calls) <= 4, calls
+
+
+def test_a_git_push_records_the_pushed_tips_in_this_clones_repository_record(
+        tmp_path: Path) -> None:
+    """The pre-push hook hands git's ref updates to the record: a branch pushed for the first
+    time is protected at once, before any fetch has made a remote-tracking ref for it."""
+    store = tmp_path / "store"
+    store.mkdir()
+    repo, _origin = team_repo(tmp_path, str(store))
+    repo.git("checkout", "-q", "-b", "feature")
+    add_version(repo, 7, None)
+    pushed = repo.git("push", "-q", "origin", "feature")
+    assert "Traceback" not in pushed.stderr
+    tip = repo.git("rev-parse", "HEAD").stdout.strip()
+    records = ledger.read_repositories(open_remote(str(store), base=repo.root))
+    assert len(records) == 1
+    assert records[0].tips.get("refs/heads/feature") == tip
