@@ -26,6 +26,8 @@ WRITERS = {
     "RESULTS-latency.md": "benchmarks/bench_latency.py",
     "RESULTS-registry.md": "benchmarks/bench_registry.py",
     "RESULTS-remote.md": "benchmarks/bench_remote.py",
+    "RESULTS-gc.md": "benchmarks/bench_gc.py",
+    "RESULTS-fsck.md": "benchmarks/bench_fsck.py",
 }
 
 
