@@ -196,6 +196,11 @@ def index_entries(repo_root: Path, pathspecs: list[str]) -> dict[str, dict[int, 
     """Path -> {stage: blob id} of every index entry matching ``pathspecs``, in one
     ``ls-files --stage`` call (stage 0 is a merged entry; 1-3 are the sides of a conflict)."""
     out = run(["ls-files", "--stage", "-z", "--", *pathspecs], repo_root)
+    return _stage_entries(out)
+
+
+def _stage_entries(out: str) -> dict[str, dict[int, str]]:
+    """Path -> {stage: blob id} from ``ls-files --stage -z`` output."""
     entries: dict[str, dict[int, str]] = {}
     for entry in out.split("\0"):
         meta, tab, path = entry.partition("\t")
@@ -604,13 +609,7 @@ def index_entries_of(git_dir: Path, work_tree: Path, pathspecs: list[str]) -> di
     out = run(["ls-files", "--stage", "-z", "--", *pathspecs], work_tree if work_tree.is_dir()
               else git_dir, env={"GIT_INDEX_FILE": str(git_dir / "index"),
                                  "GIT_DIR": str(git_dir)} if not work_tree.is_dir() else None)
-    entries: dict[str, dict[int, str]] = {}
-    for entry in out.split("\0"):
-        meta, tab, path = entry.partition("\t")
-        parts = meta.split()
-        if tab and len(parts) == 3 and parts[2].isdigit():
-            entries.setdefault(path, {})[int(parts[2])] = parts[1]
-    return entries
+    return _stage_entries(out)
 
 
 def stash_commits(repo_root: Path) -> list[str]:

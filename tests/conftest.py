@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -163,6 +164,24 @@ def s3_endpoint() -> Iterator[str]:
     server.start()
     yield f"http://127.0.0.1:{port}"
     server.stop()
+
+
+def empty_s3_bucket(endpoint: str, monkeypatch: pytest.MonkeyPatch, bucket: str) -> Any:
+    """Reset the loopback S3 server, make ``bucket`` on it and point the environment at it with
+    fake credentials, as a user points gitmodel at MinIO; returns the s3fs filesystem."""
+    import urllib.request
+
+    import s3fs
+
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset",
+                                                  method="POST")).read()
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    fs = s3fs.S3FileSystem(endpoint_url=endpoint, skip_instance_cache=True)
+    fs.mkdir(bucket)
+    return fs
 
 
 def run_on_pty(args: list[str], cwd: Path) -> tuple[int, str, bytes]:

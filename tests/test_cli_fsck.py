@@ -6,13 +6,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Repo, random_bytes, run_on_pty
+from conftest import Repo, empty_s3_bucket, random_bytes, run_on_pty
 
 ART = "models/m.bin"
 BUCKET = "fsck"
@@ -203,17 +202,7 @@ def test_deep_needs_a_remote(repo: Repo) -> None:
 
 @pytest.fixture
 def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    import s3fs
-
-    urllib.request.urlopen(urllib.request.Request(f"{s3_endpoint}/moto-api/reset",
-                                                  method="POST")).read()
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
-    fs = s3fs.S3FileSystem(endpoint_url=s3_endpoint, skip_instance_cache=True)
-    fs.mkdir(BUCKET)
-    yield fs
+    yield empty_s3_bucket(s3_endpoint, monkeypatch, BUCKET)
 
 
 def test_corrupt_object_is_healed_from_s3_and_deep_finds_a_corrupt_s3_copy(

@@ -15,13 +15,12 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Repo, make_repo, random_bytes, sha256_file
+from conftest import Repo, empty_s3_bucket, make_repo, random_bytes, sha256_file
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -54,15 +53,7 @@ def yes(_plan: object) -> bool:
 def s3_env(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """An empty bucket on the loopback S3 server; the endpoint and fake credentials in the
     environment, as a user points gitmodel at MinIO."""
-    import s3fs
-
-    urllib.request.urlopen(urllib.request.Request(f"{s3_endpoint}/moto-api/reset",
-                                                  method="POST")).read()
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
-    s3fs.S3FileSystem(endpoint_url=s3_endpoint, skip_instance_cache=True).mkdir(BUCKET)
+    empty_s3_bucket(s3_endpoint, monkeypatch, BUCKET)
     yield f"s3://{BUCKET}/team"
 
 

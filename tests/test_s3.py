@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Repo, random_bytes, sha256_file
+from conftest import Repo, empty_s3_bucket, random_bytes, sha256_file
 
 pytest.importorskip("s3fs")
 moto_server = pytest.importorskip("moto.server")
@@ -44,17 +44,7 @@ def s3_endpoint() -> Iterator[str]:
 @pytest.fixture
 def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """An empty bucket on the loopback server; the endpoint and fake credentials in the env."""
-    import s3fs
-
-    urllib.request.urlopen(urllib.request.Request(f"{s3_endpoint}/moto-api/reset",
-                                                  method="POST")).read()
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
-    fs = s3fs.S3FileSystem(endpoint_url=s3_endpoint, skip_instance_cache=True)
-    fs.mkdir(BUCKET)
-    yield fs
+    yield empty_s3_bucket(s3_endpoint, monkeypatch, BUCKET)
 
 
 def oid_of(data: bytes) -> str:
