@@ -282,6 +282,13 @@ def test_archive_then_fetch_from_the_archive(tmp_path: Path, remote_url: str) ->
     assert sha256_file(bob.root / ART) == hashlib.sha256(datas[2]).hexdigest()
     bob.git("checkout", "-q", "m@v1.1.0")
     assert sha256_file(bob.root / ART) == hashlib.sha256(datas[1]).hexdigest()
+    # and once the repository's default branch names the archive, `get` fetches from there
+    bob.git("checkout", "-q", "main")
+    bob.git("push", "-q", "origin", "main")
+    again = tmp_path / "deploy-again"
+    got = Repo(tmp_path).model("get", str(origin), "m@v1.1.0", "-o", str(again), cwd=tmp_path)
+    assert sha256_file(again / "m.bin") == hashlib.sha256(datas[1]).hexdigest()
+    assert f"from the archive cold ({cold})" in got.stdout + got.stderr
 
 
 # -- a push racing a gc ----------------------------------------------------------------------------
