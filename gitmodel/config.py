@@ -47,10 +47,9 @@ def _duration_of(table: dict[str, Any], section: str, key: str, default: str | N
                  ) -> float | None:
     """``table[key]`` as seconds (``default`` when absent; None when that is None too), the
     error naming ``section.key`` in .gitmodel.toml."""
-    value = table.get(key, default)
-    if value is None:
-        return None
-    return parse_duration(value, f"{section}.{key} in {CONFIG_FILE}")
+    if key not in table:
+        return None if default is None else parse_duration(default, "the default")
+    return parse_duration(table[key], f"{section}.{key} in {CONFIG_FILE}")
 
 
 def parse_retention(table: object) -> Retention:
