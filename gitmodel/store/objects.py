@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import mmap
 import os
 import queue
@@ -319,20 +320,22 @@ class ObjectStore:
         The main thread reads blocks, cuts them (FastCDC), names each chunk (BLAKE3) and
         appends the chunks no pack holds yet to a PackWriter, while a second thread runs the
         whole-file sha256 over the very same blocks: both see the same bytes even if the file
-        is written meanwhile, and, as for whole files, a file whose stat moved during the pass
-        (settled or not) is read again. Packs and their indexes are installed first, the
-        recipe last, once the sha256 is known (docs/store-format.md, "Writing").
+        is written meanwhile, and a file whose stat moved during the pass is read again. Packs
+        and their indexes are installed first, the recipe last, once the sha256 is known
+        (docs/store-format.md, "Writing").
         """
         for attempt in range(2):
             with open(source, "rb") as src:
                 before = os.fstat(src.fileno())
-                calm = settled(before, time.time_ns())
                 recipe, writer, reused = self._chunk_pass(src, progress if attempt == 0 else None)
             if recipe is None:  # emptied meanwhile: the empty file is never chunked
                 writer.abort()
                 return self._put_whole(source, None)
-            if attempt == 0 and not (calm and same_stat(before, os.stat(source))):
-                writer.abort()  # written during the pass: once more, whatever it holds then
+            # Unlike the whole-file kernel copy, this pass hashes exactly the bytes it stores,
+            # so a file still settling (a checkpoint just written) needs no second read; only
+            # one whose stat moved during the pass is read again, for a state it settled in.
+            if attempt == 0 and not same_stat(before, os.stat(source)):
+                writer.abort()
                 continue
             break
         # the second pass is kept whatever happened meanwhile: it is consistent in itself (the
@@ -349,7 +352,11 @@ class ObjectStore:
 
         cutter = chunker()
         sha = hashlib.sha256()
-        blocks: queue.Queue[bytes | None] = queue.Queue(maxsize=2)
+        # Blocks are read into a few preallocated buffers (fresh bytes per read cost page faults
+        # and a copy to join the carried tail): the sha256 thread hashes a view of each block
+        # while the cutter works on later ones. With a queue of one, the thread has finished
+        # block k-3 once block k-1 is queued, so 4 buffers are never overwritten while hashed.
+        blocks: queue.Queue[memoryview | None] = queue.Queue(maxsize=1)
 
         def hash_blocks() -> None:
             while (block := blocks.get()) is not None:
@@ -362,25 +369,30 @@ class ObjectStore:
         writer = PackWriter(self._tmp_dir(), self.packs_dir, fsync=self.fsync)
         chunks: list[tuple[bytes, int]] = []
         reused: set[Path] = set()
-        carry = b""
+        buffers = [memoryview(bytearray(_READ_BLOCK + cutter.max_size)) for _ in range(4)]
+        carry: memoryview | None = None
         size = 0
         try:
-            while True:
-                block = src.read(_READ_BLOCK)
-                if block:
-                    blocks.put(block)
-                    size += len(block)
+            for turn in itertools.count():
+                buffer = buffers[turn % len(buffers)]
+                kept = 0
+                if carry is not None:
+                    kept = len(carry)
+                    buffer[:kept] = carry
+                got = src.readinto(buffer[kept:kept + _READ_BLOCK])  # type: ignore[attr-defined]
+                if got:
+                    blocks.put(buffer[kept:kept + got])
+                    size += got
                     if progress:
-                        progress(len(block))
-                work = carry + block if carry else block
+                        progress(got)
+                work = buffer[:kept + got]
                 if not work:
                     break
-                view = memoryview(work)
-                cuts = [(c.offset, c.length) for c in cutter.cut_buf(view)]
+                cuts = [(c.offset, c.length) for c in cutter.cut_buf(work)]
                 # the last cut of a block is a true boundary only at the end of the file
-                final = cuts if not block else cuts[:-1]
+                final = cuts if not got else cuts[:-1]
                 for offset, length in final:
-                    data = view[offset:offset + length]
+                    data = work[offset:offset + length]
                     name = chunk_id(data)
                     chunks.append((name, length))
                     where = index.locate(name)
@@ -391,10 +403,9 @@ class ObjectStore:
                         # touched now, not at the end: a gc planning meanwhile sees it young
                         with contextlib.suppress(OSError):
                             os.utime(index_path_of(where[0]))
-                if not block:
+                if not got:
                     break
-                carry = bytes(view[cuts[-1][0]:]) if cuts else b""
-                del view
+                carry = work[cuts[-1][0]:] if cuts else None
         except BaseException:
             writer.abort()
             raise
