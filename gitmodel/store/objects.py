@@ -520,11 +520,19 @@ class ObjectStore:
         its BLAKE3 id as it is copied (two threads), the recipe against its checksum; on any
         mismatch the result's full sha256 decides. Raises :class:`CorruptObjectError`."""
         recipe = self.recipe(oid)
-        located = self._locate_all(recipe)
-        if located is None:
-            raise StoreFormatError(f"cache recipe {self._recipe_path(oid)}",
-                                   f"some chunks of {oid} are in no pack of the cache")
-        bad = _copy_chunks(recipe, located, fd, progress)
+        for attempt in range(2):
+            located = self._locate_all(recipe)
+            if located is None:
+                raise StoreFormatError(f"cache recipe {self._recipe_path(oid)}",
+                                       f"some chunks of {oid} are in no pack of the cache")
+            try:
+                bad = _copy_chunks(recipe, located, fd, progress)
+                break
+            except FileNotFoundError:
+                if attempt:
+                    raise
+                # a pack went away since the map was read (a gc rewrote it): read them again
+                self._chunks = None
         if self.fsync:
             os.fsync(fd)
         if bad is None:
