@@ -274,7 +274,11 @@ class ObjectStore:
         """
         threshold = self.chunk_threshold
         if threshold is not None and os.stat(source).st_size >= max(threshold, 1):
-            return self._put_chunked(source, progress)
+            try:
+                return self._put_chunked(source, progress)
+            except BaseException as exc:
+                _name_the_place(exc, self.root / "tmp", source)
+                raise
         return self._put_whole(source, progress)
 
     def _put_whole(self, source: Path, progress: Progress | None) -> tuple[str, int]:
@@ -640,7 +644,8 @@ class ObjectStore:
         except BaseException as exc:
             with contextlib.suppress(FileNotFoundError):
                 tmp_path.unlink()
-            _name_the_place(exc, target, self._recipe_path(oid))
+            with contextlib.suppress(OSError, GitmodelError):
+                _name_the_place(exc, target, target, self.size(oid))
             raise
 
 
@@ -821,15 +826,19 @@ def _sha256_of_chunks(recipe: Recipe, located: list[tuple[Path, int, int]],
     return OID_PREFIX + sha.hexdigest()
 
 
-def _name_the_place(exc: BaseException, path: Path, source: Path) -> None:
+def _name_the_place(exc: BaseException, path: Path, source: Path,
+                    needed: int | None = None) -> None:
     """A write(2) that fails (a full disk) names no file: name the one being written, and the
-    bytes it needed (the size of ``source``), so the user is told where space ran out and how
-    much to free."""
+    bytes it needed (``needed``, else the size of ``source``), so the user is told where space
+    ran out and how much to free."""
     if not isinstance(exc, OSError):
         return
     if exc.filename is None:
         exc.filename = str(path)
     if not hasattr(exc, "needed_bytes"):
+        if needed is not None:
+            exc.needed_bytes = needed  # type: ignore[attr-defined]
+            return
         with contextlib.suppress(OSError):
             exc.needed_bytes = os.stat(source).st_size  # type: ignore[attr-defined]
 

@@ -177,3 +177,26 @@ def test_kill_during_chunked_add_never_leaves_a_recipe_naming_missing_bytes(
     (repo.root / ART).unlink()
     repo.model("checkout")
     assert (repo.root / ART).read_bytes() == expected
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+def test_a_chunked_add_on_a_full_disk_says_where_and_leaves_nothing(tmp_path: Path) -> None:
+    mount = tmp_path / "small"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", str(mount)], check=True)
+    try:
+        repo = chunked_repo(mount / "repo")
+        repo.write(ART, random_bytes(3 << 20, 20))
+        free = os.statvfs(mount).f_bavail * os.statvfs(mount).f_frsize
+        (mount / "filler").write_bytes(b"\0" * max(free - (1 << 20), 0))
+        out = repo.model("add", ART, check=False)
+        assert out.returncode == 1 and "Traceback" not in out.stderr
+        assert "No space left on device" in out.stderr and ".git/model/tmp" in out.stderr
+        assert "of the 3.0 MiB it needed" in out.stderr
+        assert not list((repo.root / ".git/model/tmp").iterdir())
+        assert not (repo.root / ".git/model/recipes").exists()
+        (mount / "filler").unlink()
+        repo.model("add", ART)
+        assert recipes_are_whole(store_of(repo)) == 1
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
