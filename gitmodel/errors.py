@@ -118,3 +118,27 @@ class VersionError(GitmodelError):
 
 class RemoteError(GitmodelError):
     """A remote could not be reached or did not have what was asked."""
+
+
+class StoreFormatError(GitmodelError):
+    """A file of the chunked store (an index, a recipe, a pack) breaks docs/store-format.md."""
+
+    def __init__(self, source: str, problem: str) -> None:
+        self.source = source
+        self.problem = problem
+        super().__init__(
+            f"{source} is damaged: {problem}; run `git model fsck --repair` to restore it from "
+            "a remote (or delete it and add the original file again)"
+        )
+
+
+class CorruptChunkError(CorruptObjectError):
+    """A chunk's bytes (from a remote, or a local pack) do not hash to its BLAKE3 id."""
+
+    def __init__(self, chunk_id: bytes, actual: bytes, where: str) -> None:
+        self.oid = "blake3:" + chunk_id.hex()
+        self.actual = "blake3:" + actual.hex()
+        GitmodelError.__init__(
+            self, f"chunk {chunk_id.hex()} from {where} is corrupt: its bytes hash to "
+                  f"{actual.hex()}; nothing from it was kept: try again, or repair the source "
+                  "with `git model fsck --repair`")

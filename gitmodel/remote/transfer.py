@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -72,7 +71,9 @@ def push_objects(store: ObjectStore, remote: ObjectRemote, needs: Sequence[Need]
 
     def upload(need: Need, tick: Progress) -> None:
         try:
-            remote.upload(need.oid, store.object_path(need.oid), tick)
+            # a chunked object goes up whole (rebuilt, verified) until pushes send packs
+            with store.whole_file(need.oid) as path:
+                remote.upload(need.oid, path, tick)
         except (Cancelled, KeyboardInterrupt):
             raise
         except Exception as exc:
@@ -140,7 +141,7 @@ def fetch_objects(store: ObjectStore, remote: ObjectRemote, needs: Sequence[Need
                 tmp.unlink()
         with lock:
             report.transferred.append(need.oid)
-            report.bytes += os.path.getsize(store.object_path(need.oid))
+            report.bytes += store.size(need.oid)
 
     try:
         run_parallel(todo, download, jobs, progress)
