@@ -23,6 +23,7 @@ the run (exit 1). See benchmarks/README.md, "Chunked storage".
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -435,6 +436,17 @@ class Bench:
         env.run(["git", "push", "-q", "origin", "main"], repo)
         return Rig(column, repo, bare, remote)
 
+    @contextlib.contextmanager
+    def rigged(self, column: str, name: str) -> Iterator[Rig]:
+        """A rig, deleted afterwards whatever happened (at 2 GiB a series is tens of GiB)."""
+        rig = self.rig(column, name)
+        try:
+            yield rig
+        finally:
+            if not self.args.keep:
+                for path in (rig.repo, rig.bare, rig.remote_store):
+                    rmtree(path)
+
     def push_cmds(self, rig: Rig) -> list[list[str]]:
         # gitmodel's and git-lfs's pre-push hooks upload what the pushed commits need
         cmds = [["git", "push", "-q", "origin", "main"]]
@@ -484,14 +496,14 @@ class Bench:
         return None
 
     # -- the series ------------------------------------------------------------------------------
-    def add_series(self, rig: Rig, points: Checkpoints, push: bool, label: str,
-                   key: str) -> tuple[list[float], list[float], list[int], bool]:
+    def add_series(self, rig: Rig, points: Checkpoints, push: bool,
+                   row: Row) -> tuple[list[float], list[float], list[int], bool]:
         """Add and commit every checkpoint (pushing after each when ``push``): the add times,
-        their peak RSS, the remote's size after each push, and whether every record held."""
+        their peak RSS, the remote's size after each push, and whether every record held (a
+        wrong one fails ``row``)."""
         times: list[float] = []
         peaks: list[float] = []
         remote_sizes: list[int] = []
-        row = self.report.row(f"{key}.add", label, "s")
         self.revs = {}
         for v in range(points.series.checkpoints):
             points.write(v, rig.repo / NAME)
@@ -512,14 +524,16 @@ class Bench:
 
     def shared_series(self, column: str) -> None:
         series = self.series(self.args.size)
-        points = self.points
         mib = self.args.size
         n = series.checkpoints
-        unique = series.unique_bytes()
-        rig = self.rig(column, "series")
-        self.log(f"{column}: adding {n} checkpoints of {mib} MiB")
+        with self.rigged(column, "series") as rig:
+            self.log(f"{column}: adding {n} checkpoints of {mib} MiB")
+            self.measure_series(rig, series, n)
+
+    def measure_series(self, rig: Rig, series: Series, n: int) -> None:
+        column, mib, points, unique = rig.column, self.args.size, self.points, series.unique_bytes()
         times, peaks, remote_sizes, ok = self.add_series(
-            rig, points, True, f"add+commit of v1…v{n - 1} (median)", "series")
+            rig, points, True, self.report.row("series.add0", "", "s"))
         rows = self.report
         add0 = rows.row("series.add0", "add+commit of v0", "s", "≤ one sha256 pass + 0.2 s")
         add0.samples[column] = [times[0]]
@@ -528,7 +542,6 @@ class Bench:
         rss = rows.row("series.rss", f"peak RSS of adding v0 ({mib} MiB)", "MiB", "< 100 MiB")
         rss.samples[column] = [peaks[0]]
         if not ok:
-            rmtree(rig.repo)
             return
         cache = rows.row("series.cache", f"cache after {n} adds", "MiB", "≤ 1.02x unique")
         stored = disk_usage(rig.store)
@@ -557,9 +570,6 @@ class Bench:
             self.switch(rig, points, n)
         self.reference(rig, points, n)
         self.pull(rig, points, n)
-        rmtree(rig.repo)
-        rmtree(rig.bare)
-        rmtree(rig.remote_store)
 
     def dedup(self, rig: Rig, column: str, stored: int, series: Series) -> None:
         row = self.report.row("series.dedup", "dedup ratio (logical ÷ stored)", "x",
@@ -666,23 +676,20 @@ class Bench:
     def fresh_series(self, column: str) -> None:
         """The series with no shared bytes: only what it costs to store and to add."""
         series = self.series(self.args.size, shared=False)
-        rig = self.rig(column, "fresh")
         n = series.checkpoints
-        self.log(f"{column}: adding {n} checkpoints sharing no bytes")
-        times, _, _, ok = self.add_series(rig, self.fresh_points, False,
-                                          f"no shared bytes: add+commit of v1…v{n - 1} (median)",
-                                          "fresh")
-        if ok and len(times) > 1:
-            self.report.row("fresh.add", "", "s").samples[column] = times[1:]
-        if ok:
+        with self.rigged(column, "fresh") as rig:
+            self.log(f"{column}: adding {n} checkpoints sharing no bytes")
+            times, _, _, ok = self.add_series(rig, self.fresh_points, False,
+                                              self.report.row("fresh.add", "", "s"))
+            if not ok:
+                return
             stored = disk_usage(rig.store)
-            row = self.report.row("fresh.cache", f"no shared bytes: cache after {n} adds", "MiB",
-                                  "≤ 1.02x whole files")
-            row.samples[column] = [stored / MIB]
-            row.notes[column] = f"= {stored / series.unique_bytes():.3f}x unique"
-        rmtree(rig.repo)
-        rmtree(rig.bare)
-        rmtree(rig.remote_store)
+        if len(times) > 1:
+            self.report.row("fresh.add", "", "s").samples[column] = times[1:]
+        row = self.report.row("fresh.cache", f"no shared bytes: cache after {n} adds", "MiB",
+                              "≤ 1.02x whole files")
+        row.samples[column] = [stored / MIB]
+        row.notes[column] = f"= {stored / series.unique_bytes():.3f}x unique"
 
     # -- the growth curve ------------------------------------------------------------------------
     def curve(self, column: str) -> None:
@@ -690,30 +697,30 @@ class Bench:
             size = self.args.size * factor
             series = self.series(size, checkpoints=2)
             points = Checkpoints(series, self.started)
-            rig = self.rig(column, f"curve{factor}")
-            times, _, _, ok = self.add_series(rig, points, False, f"curve, {size} MiB: add",
-                                              f"curve{factor}")
-            if not ok:
-                continue
-            self.report.row(f"curve{factor}.add0", f"curve {factor}x ({size:,} MiB): add+commit "
-                            "of v0", "s").samples[column] = [times[0]]
-            self.report.row(f"curve{factor}.add", f"curve {factor}x ({size:,} MiB): add+commit "
-                            "of v1", "s").samples[column] = [times[1]]
-            row = self.report.row(f"curve{factor}.switch", f"curve {factor}x ({size:,} MiB): "
-                                  "version switch, warm", "s")
-            samples = []
-            for _ in range(self.args.repeat):
-                for v in (0, 1):
-                    os.sync()
-                    samples.append(self.env.timed(self.switch_cmds(rig, self.revs[v]), rig.repo))
-                    if problem := self.check_file(rig.repo / NAME, points, v):
-                        self.fail(row, column, problem)
-                        break
-            row.samples[column] = samples
-            self.log(f"{column}: curve {size} MiB done")
-            rmtree(rig.repo)
-            rmtree(rig.bare)
-            rmtree(rig.remote_store)
+            with self.rigged(column, f"curve{factor}") as rig:
+                self.curve_at(rig, points, factor)
+
+    def curve_at(self, rig: Rig, points: Checkpoints, factor: int) -> None:
+        column, size = rig.column, self.args.size * factor
+        label = f"curve {factor}x ({size:,} MiB):"
+        add0 = self.report.row(f"curve{factor}.add0", f"{label} add+commit of v0", "s")
+        times, _, _, ok = self.add_series(rig, points, False, add0)
+        if not ok:
+            return
+        add0.samples[column] = [times[0]]
+        add1 = self.report.row(f"curve{factor}.add", f"{label} add+commit of v1", "s")
+        add1.samples[column] = [times[1]]
+        row = self.report.row(f"curve{factor}.switch", f"{label} version switch, warm", "s")
+        samples = []
+        for _ in range(self.args.repeat):
+            for v in (0, 1):
+                os.sync()
+                samples.append(self.env.timed(self.switch_cmds(rig, self.revs[v]), rig.repo))
+                if problem := self.check_file(rig.repo / NAME, points, v):
+                    self.fail(row, column, problem)
+                    return
+        row.samples[column] = samples
+        self.log(f"{column}: curve {size} MiB done")
 
     def run(self) -> None:
         n, mib = self.args.checkpoints, self.args.size
@@ -726,12 +733,14 @@ class Bench:
             self.report.notes.append(
                 "cold switch not measured: " + ("--no-cold" if self.args.no_cold else
                                                 f"{DROP_CACHES} is not writable here (needs root)"))
-        for column in self.columns:
-            self.shared_series(column)
-            self.fresh_series(column)
-        if self.args.curve:
+        parts = [self.shared_series, self.fresh_series] + ([self.curve] if self.args.curve else [])
+        for part in parts:
             for column in self.columns:
-                self.curve(column)
+                try:
+                    part(column)
+                except RuntimeError as exc:  # a command failed: the row says so, the run goes on
+                    self.fail(self.report.row("error", "a command failed", "s"), column,
+                              str(exc).strip()[:2000])
 
 
 def set_chunk_threshold_off(path: Path) -> None:
