@@ -624,7 +624,7 @@ class Bench:
         out = self.env.run(["git", "model", "du", "--json"], rig.repo, check=False)
         reported = None
         if out.returncode == 0:
-            reported = find_key(json.loads(out.stdout.decode() or "{}"), r"dedup")
+            reported = find_key(json.loads(out.stdout.decode() or "{}"), r"dedup[_-]?ratio")
         if isinstance(reported, (int, float)):
             row.samples[column] = [float(reported)]
             row.notes[column] = "(`git model du`)"

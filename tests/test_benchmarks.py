@@ -142,8 +142,9 @@ def table_rows(stdout: str) -> dict[str, list[str]]:
 def test_bench_chunks_runs_small_and_checks_every_row(tmp_path: Path) -> None:
     published = BENCH / "RESULTS-chunks.md"
     before = published.read_bytes() if published.exists() else None
-    out = tmp_path / "run.json"
-    proc = run_chunks("--out", str(out), tmp_path=tmp_path)
+    out, written = tmp_path / "run.json", tmp_path / "RESULTS-chunks.md"
+    # `--write`, to a file of the test's: the header names the canonical --write-results
+    proc = run_chunks("--out", str(out), "--write", "--results", str(written), tmp_path=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "FAILED" not in proc.stdout + proc.stderr
     rows = table_rows(proc.stdout)
@@ -171,6 +172,11 @@ def test_bench_chunks_runs_small_and_checks_every_row(tmp_path: Path) -> None:
     for column, (uploaded,) in by_key["series.upload"]["samples"].items():
         assert uploaded * (1 << 20) >= series.new_bytes(2) * 0.99, column
     assert (published.read_bytes() if published.exists() else None) == before
+    text = written.read_text(encoding="utf-8")
+    fields = harness.read_header(text)
+    assert fields["command"].startswith("python benchmarks/bench_chunks.py ")
+    assert "--write-results" in fields["command"].split()
+    assert "| cache after 3 adds " in text and "RESULTS-remote.md" in text
 
 
 def test_bench_chunks_fails_on_a_corrupted_switch(tmp_path: Path) -> None:
