@@ -154,7 +154,8 @@ def test_bench_chunks_runs_small_and_checks_every_row(tmp_path: Path) -> None:
                   "version switch of an unchunked 8 MiB model",
                   "pull 8 MiB from a directory remote into a fresh clone",
                   "peak RSS of adding v0 (8 MiB), ru_maxrss (mapped file pages count)",
-                  "peak anonymous memory of adding v0 (RssAnon of the tree, sampled)",
+                  "peak anonymous memory of adding a 8 MiB checkpoint (RssAnon of the tree, "
+                  "sampled)",
                   "no shared bytes: cache after 3 adds",
                   "no shared bytes: add+commit of v1…v2 (median)"):
         assert label in rows, proc.stdout
