@@ -14,10 +14,11 @@ from typing import Any
 
 from gitmodel import git
 from gitmodel.errors import ConfigError, GitmodelError
-from gitmodel.store import LinkMode
+from gitmodel.store import DEFAULT_CHUNK_THRESHOLD, LinkMode
 
 CONFIG_FILE = ".gitmodel.toml"
 DEFAULT_MAX_BINARY_SIZE = 10 * 1024 * 1024
+MIN_CHUNK_THRESHOLD = 64 << 10
 MIN_MAX_BINARY_SIZE = 64 * 1024  # hooks/hook.sh relies on it
 MODEL_EXTENSIONS = (
     ".safetensors", ".pt", ".pth", ".bin", ".onnx", ".gguf", ".h5", ".keras", ".pkl", ".joblib",
@@ -80,6 +81,8 @@ class GcSettings:
 class Config:
     link: LinkMode = LinkMode.AUTO
     fsync: bool = False
+    # [store] chunk-threshold: files of at least this many bytes are chunked; None: never
+    chunk_threshold: int | None = DEFAULT_CHUNK_THRESHOLD
     max_binary_size: int = DEFAULT_MAX_BINARY_SIZE
     auto_fetch: bool = True
     remotes: dict[str, str] = field(default_factory=dict)
@@ -185,6 +188,18 @@ def parse_gc(table: object) -> GcSettings:
     )
 
 
+def parse_chunk_threshold(value: object, where: str) -> int | None:
+    """``[store] chunk-threshold``: a size (at least 64 KiB, one average chunk and then some),
+    or ``"off"`` (never chunk)."""
+    if isinstance(value, str) and value.strip().lower() in ("off", "false", "never"):
+        return None
+    threshold = parse_size(value, where)
+    if threshold < MIN_CHUNK_THRESHOLD:
+        raise ConfigError(f"{where} is {value!r}: chunking a file below {MIN_CHUNK_THRESHOLD} "
+                          "bytes buys nothing; give a larger size, or \"off\"")
+    return threshold
+
+
 def load(root: Path) -> Config:
     """Read ``.gitmodel.toml`` (if any) and apply ``git config model.*`` overrides."""
     path = root / CONFIG_FILE
@@ -200,8 +215,9 @@ def load(root: Path) -> Config:
     core = doc.get("core", {})
     check = doc.get("check", {})
     remote_table = doc.get("remote", {})
-    if not all(isinstance(t, dict) for t in (core, check, remote_table)):
-        raise ConfigError(f"{CONFIG_FILE}: [core], [check] and [remote] must be tables")
+    store = doc.get("store", {})
+    if not all(isinstance(t, dict) for t in (core, check, remote_table, store)):
+        raise ConfigError(f"{CONFIG_FILE}: [core], [check], [store] and [remote] must be tables")
     link = str(core.get("link", "auto"))
     fsync = core.get("fsync", False)
     max_size = check.get("max_binary_size", DEFAULT_MAX_BINARY_SIZE)
@@ -215,6 +231,13 @@ def load(root: Path) -> Config:
         max_size = overrides["maxbinarysize"]
     if "autofetch" in overrides:
         auto_fetch = _parse_bool(overrides["autofetch"], "autofetch")
+    if "chunkthreshold" in overrides:
+        chunk_threshold = parse_chunk_threshold(overrides["chunkthreshold"],
+                                                "git config model.chunkThreshold")
+    else:
+        chunk_threshold = parse_chunk_threshold(
+            store.get("chunk-threshold", DEFAULT_CHUNK_THRESHOLD),
+            f"store.chunk-threshold in {CONFIG_FILE}")
 
     try:
         link_mode = LinkMode(link)
@@ -242,7 +265,8 @@ def load(root: Path) -> Config:
         _remember_remotes(root, overrides, remotes, default_remote, remote_options)
     else:
         remotes, default_remote, remote_options = _remembered_remotes(overrides)
-    return Config(link=link_mode, fsync=fsync, max_binary_size=max_binary_size,
+    return Config(link=link_mode, fsync=fsync, chunk_threshold=chunk_threshold,
+                  max_binary_size=max_binary_size,
                   auto_fetch=auto_fetch, remotes=remotes, default_remote=default_remote,
                   raw=doc, remote_options=remote_options)
 

@@ -317,7 +317,8 @@ def _reupload(store: ObjectStore, remote: ObjectRemote, finding: Finding) -> Non
     tmp = store.new_temp_file()
     try:
         try:
-            remote.upload(oid, store.object_path(oid), lambda _n: None)
+            with store.whole_file(oid) as path:
+                remote.upload(oid, path, lambda _n: None)
             remote.download(oid, tmp, lambda _n: None)
         except (KeyboardInterrupt, GitmodelError):
             raise

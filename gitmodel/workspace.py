@@ -81,7 +81,8 @@ class Workspace:
         return cls(
             repo=repo,
             config=config,
-            store=ObjectStore(repo.model_dir, fsync=config.fsync),
+            store=ObjectStore(repo.model_dir, fsync=config.fsync,
+                              chunk_threshold=config.chunk_threshold),
             stat_cache=StatCache(repo.model_dir / "stat.sqlite"),
             parsed=ParseCache(repo.model_dir / "parsed-model-files"),
         )

@@ -342,7 +342,8 @@ def settle_push(store: ObjectStore, remote: ObjectRemote, oids: Sequence[str], m
                               "relied on it, and this clone's cache no longer has it; `git "
                               "model add` the file again and push")
         try:
-            remote.upload(oid, store.object_path(oid), lambda _n: None)
+            with store.whole_file(oid) as path:
+                remote.upload(oid, path, lambda _n: None)
         except Exception as exc:
             raise explain(exc, remote, f"uploading {oid} again to") from None
     return again

@@ -86,7 +86,9 @@ def push_objects(store: ObjectStore, remote: ObjectRemote, needs: Sequence[Need]
 
     def upload(need: Need, tick: Progress) -> None:
         try:
-            remote.upload(need.oid, store.object_path(need.oid), tick)
+            # a whole-file object (chunked ones went to chunk_todo: gitmodel.remote.packs)
+            with store.whole_file(need.oid) as path:
+                remote.upload(need.oid, path, tick)
         except (Cancelled, KeyboardInterrupt):
             raise
         except Exception as exc:

@@ -17,9 +17,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gitmodel.errors import StoreFormatError
 from gitmodel.hashing import OID_PREFIX
 from gitmodel.locking import held
-from gitmodel.store.objects import ObjectStore, is_oid
+from gitmodel.store.objects import ObjectStore, is_oid, recipe_size
 
 LOCK = "gc.lock"
 RESCUE_LOG = "rescued.jsonl"  # written by gitmodel.workspace.rescue (same name)
@@ -31,23 +32,28 @@ def object_times(store: ObjectStore) -> dict[str, tuple[int, float]]:
     directory walk (no hashing: ``du`` must be fast). ctime counts because a rename into place
     sets it: an object just put has a fresh ctime even when its copy kept an old mtime."""
     found: dict[str, tuple[int, float]] = {}
-    objects = store.root / "objects"
-    try:
-        prefixes = list(os.scandir(objects))
-    except FileNotFoundError:
-        return found
-    for prefix in prefixes:
-        if not prefix.is_dir(follow_symlinks=False) or len(prefix.name) != 2:
+    # recipes first, so that an oid held both ways (during repack) shows its whole object's
+    # times; a chunked object's size is its logical size (what its recipe states)
+    for folder in ("recipes", "objects"):
+        try:
+            prefixes = list(os.scandir(store.root / folder))
+        except FileNotFoundError:
             continue
-        for entry in os.scandir(prefix.path):
-            oid = OID_PREFIX + prefix.name + entry.name
-            if not is_oid(oid):
+        for prefix in prefixes:
+            if not prefix.is_dir(follow_symlinks=False) or len(prefix.name) != 2:
                 continue
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except FileNotFoundError:
-                continue
-            found[oid] = (st.st_size, max(st.st_mtime, st.st_ctime))
+            for entry in os.scandir(prefix.path):
+                oid = OID_PREFIX + prefix.name + entry.name
+                if not is_oid(oid):
+                    continue
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                    size = st.st_size if folder == "objects" else recipe_size(Path(entry.path))
+                except FileNotFoundError:
+                    continue
+                except StoreFormatError:
+                    size = 0  # a damaged recipe holds no bytes; fsck names it
+                found[oid] = (size, max(st.st_mtime, st.st_ctime))
     return found
 
 
@@ -138,14 +144,22 @@ def remove(store: ObjectStore, objects: Iterable[tuple[str, int]], extra: Iterab
         for oid, size in objects:
             if keep(oid):
                 continue
-            path = store.root / "objects" / oid[len(OID_PREFIX):][:2] / oid[len(OID_PREFIX) + 2:]
+            hexdigest = oid[len(OID_PREFIX):]
+            # the whole object and the recipe of a chunked one (its chunks stay in their packs:
+            # pack-level gc drops chunks no recipe names), then the digest beside a whole one
+            removed = False
             try:
-                path.unlink()
-            except FileNotFoundError:
-                continue  # gone already (a concurrent or earlier, killed, gc)
+                for folder in ("objects", "recipes"):
+                    with contextlib.suppress(FileNotFoundError):
+                        (store.root / folder / hexdigest[:2] / hexdigest[2:]).unlink()
+                        removed = True
             except OSError as exc:
                 result.failed.append((oid, exc.strerror or str(exc)))
                 continue
+            with contextlib.suppress(OSError):
+                (store.root / "blake3" / hexdigest[:2] / hexdigest[2:]).unlink()
+            if not removed:
+                continue  # gone already (a concurrent or earlier, killed, gc)
             result.objects.append((oid, size))
             if progress is not None:
                 progress(size)
@@ -163,6 +177,11 @@ def remove(store: ObjectStore, objects: Iterable[tuple[str, int]], extra: Iterab
 
 
 def _prune_empty_prefixes(store: ObjectStore) -> None:
+    for folder in ("recipes", "blake3"):
+        with contextlib.suppress(OSError):
+            for prefix in (store.root / folder).iterdir():
+                with contextlib.suppress(OSError):
+                    prefix.rmdir()
     objects = store.root / "objects"
     with contextlib.suppress(OSError):
         for prefix in objects.iterdir():
@@ -196,9 +215,11 @@ def prune_rescue_log(store: ObjectStore, drop: Callable[[str], bool]) -> int:
 
 def object_times_of(store: ObjectStore, oid: str) -> float | None:
     """The later of mtime and ctime of one object, or None when it is not in the cache."""
-    try:
-        st = os.lstat(store.root / "objects" / oid[len(OID_PREFIX):][:2]
-                      / oid[len(OID_PREFIX) + 2:])
-    except OSError:
-        return None
-    return max(st.st_mtime, st.st_ctime)
+    hexdigest = oid[len(OID_PREFIX):]
+    for folder in ("objects", "recipes"):
+        try:
+            st = os.lstat(store.root / folder / hexdigest[:2] / hexdigest[2:])
+        except OSError:
+            continue
+        return max(st.st_mtime, st.st_ctime)
+    return None

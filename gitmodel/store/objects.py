@@ -100,6 +100,10 @@ class ObjectStore:
             raise GitmodelError(f"not an object id: {oid!r} (expected sha256:<64 hex digits>)")
         return oid[len(OID_PREFIX):]
 
+    def recipe_path(self, oid: str) -> Path:
+        """Where the recipe of ``oid`` is (or would be), for fsck's quarantine."""
+        return self._recipe_path(oid)
+
     def _recipe_path(self, oid: str) -> Path:
         hexdigest = self._hex(oid)
         return self.root / "recipes" / hexdigest[:2] / hexdigest[2:]
@@ -471,15 +475,19 @@ class ObjectStore:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
 
+    def rehash_chunked(self, oid: str, progress: Progress | None = None) -> str:
+        """The sha256 oid of the bytes a chunked object's recipe and packs make (for fsck)."""
+        recipe = self.recipe(oid)
+        located = self._locate_all(recipe)
+        if located is None:
+            raise StoreFormatError(f"cache recipe {self._recipe_path(oid)}",
+                                   f"some chunks of {oid} are in no pack of the cache")
+        return _sha256_of_chunks(recipe, located, progress)
+
     def verify(self, oid: str) -> None:
         """Rehash the object; raise if it is missing or its bytes do not match its name."""
         if self.is_chunked(oid):
-            recipe = self.recipe(oid)
-            located = self._locate_all(recipe)
-            if located is None:
-                raise StoreFormatError(f"cache recipe {self._recipe_path(oid)}",
-                                       f"some chunks of {oid} are in no pack of the cache")
-            actual = _sha256_of_chunks(recipe, located)
+            actual = self.rehash_chunked(oid)
             if actual != oid:
                 raise CorruptObjectError(oid, actual, f"rebuilt from {self.packs_dir}")
             return
@@ -772,7 +780,8 @@ def _copy_chunks(recipe: Recipe, located: list[tuple[Path, int, int]], fd: int,
     return bad[0] if bad else None
 
 
-def _sha256_of_chunks(recipe: Recipe, located: list[tuple[Path, int, int]]) -> str:
+def _sha256_of_chunks(recipe: Recipe, located: list[tuple[Path, int, int]],
+                      progress: Progress | None = None) -> str:
     """The sha256 of the whole file the chunks make, read from their packs over mmap."""
     import hashlib
 
@@ -786,6 +795,8 @@ def _sha256_of_chunks(recipe: Recipe, located: list[tuple[Path, int, int]]) -> s
                 sha.update(view)
             finally:
                 view.release()
+            if progress:
+                progress(length)
     finally:
         maps.close()
     return OID_PREFIX + sha.hexdigest()

@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gitmodel.errors import StoreFormatError
 from gitmodel.hashing import CHUNK_SIZE, OID_PREFIX, Progress
 from gitmodel.store.objects import ObjectStore, is_oid
 
@@ -128,7 +129,14 @@ def rehash(store: ObjectStore, oids: Iterable[str] | None = None, *, jobs: int |
         try:
             # the path itself, not object_path(): that refuses a non-file, which is worth
             # reporting as unreadable here
-            actual = _sha256_of(store._path(oid), tick)
+            if store.is_chunked(oid):
+                actual = store.rehash_chunked(oid, tick)
+            else:
+                actual = _sha256_of(store._path(oid), tick)
+        except StoreFormatError as exc:  # a damaged recipe, or chunks in no pack
+            with lock:
+                report.unreadable.append(Unreadable(oid, str(exc)))
+            return
         except FileNotFoundError:
             return  # removed since it was listed (a gc running meanwhile): nothing to check
         except OSError as exc:
@@ -194,7 +202,9 @@ def quarantine(store: ObjectStore, oid: str) -> Quarantined:
     """Move the object ``oid`` out of ``objects/`` into ``quarantine/`` (a rename within the
     cache, so it cannot fail half-way), named ``<UTC time>-<hex>`` so that a second corrupt copy
     of the same oid never replaces the first."""
-    source = store.object_path(oid)
+    # a chunked object's recipe goes (its chunks stay in their packs, which other recipes may
+    # share): the oid is then absent, so a repair can put a good copy in
+    source = store.recipe_path(oid) if store.is_chunked(oid) else store.object_path(oid)
     size = source.stat().st_size
     folder = store.root / QUARANTINE
     folder.mkdir(parents=True, exist_ok=True)
