@@ -47,8 +47,11 @@ REMOTE_INDEX_DIR = "remote-index"
 # `[store] chunk-threshold`; a store with chunking off still asks both)
 DEFAULT_CHUNK_THRESHOLD = 4 << 20
 # push: a local pack goes up as it is when at least this share of its chunk bytes is missing
-# there (at most 10% sent twice, and no rewrite of the pack on the way)
+# there (at most 10% sent twice, and no rewrite of the pack on the way) and it is no smaller
+# than REUSE_PACK_MIN: small packs (one per add of a small file) are merged into new ones, so
+# a remote does not collect a pack per object
 REUSE_PACK_SHARE = 0.9
+REUSE_PACK_MIN = 16 << 20
 # pull: read every needed chunk of a pack, and the bytes between them, when at least this share
 # of the pack is needed (a "whole pack" read, still cut into MAX_SPAN requests for parallelism)
 WHOLE_PACK_SHARE = 0.5
@@ -232,7 +235,8 @@ def plan_push(store: ObjectStore, remote: ObjectRemote, oids: Sequence[str], *,
     whole = set()
     for pack, needed in per_pack.items():
         with contextlib.suppress(OSError):
-            if needed >= REUSE_PACK_SHARE * (pack.stat().st_size - len(PACK_MAGIC)):
+            held = pack.stat().st_size - len(PACK_MAGIC)
+            if held >= REUSE_PACK_MIN and needed >= REUSE_PACK_SHARE * held:
                 whole.add(pack)
     plan.whole_packs = sorted(whole)
     plan.bytes = sum(p.stat().st_size for p in plan.whole_packs)
