@@ -62,6 +62,11 @@ COALESCE_GAP = 256 << 10
 MAX_SPAN = 8 << 20
 
 
+# an index larger than this is refused unread: a pack holds at most 64 MiB of chunks (plus one
+# chunk of at most 16 MiB), so even at one index entry per 256 bytes of pack it stays below
+MAX_INDEX_BYTES = 16 << 20
+
+
 def pack_key(name: str) -> str:
     return f"{PACKS}/pack-{name}.pack"
 
@@ -112,9 +117,13 @@ def remote_chunks(store: ObjectStore, remote: ObjectRemote, *, jobs: int = DEFAU
     cache = index_cache_dir(store, remote)
     found = RemoteChunks()
     names = []
-    for file_name, _size in listing.items():
-        if file_name.endswith(".idx") and _is_pack_name(file_name[5:-4]):
-            names.append(file_name[5:-4])
+    for file_name, size in listing.items():
+        if not (file_name.endswith(".idx") and _is_pack_name(file_name[5:-4])):
+            continue
+        if size > MAX_INDEX_BYTES:
+            found.damaged[file_name[5:-4]] = f"it is {size} bytes, more than an index can be"
+            continue
+        names.append(file_name[5:-4])
     todo: list[str] = []
     for name in sorted(names):
         cached = cache / f"pack-{name}.idx"
