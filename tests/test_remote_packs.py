@@ -250,6 +250,39 @@ def test_a_tampered_index_is_refused(tmp_path: Path) -> None:
     assert not b.has(n1.oid) and not (b.root / "packs").exists()
 
 
+def test_tampering_on_s3_is_refused_too(tmp_path: Path, s3_endpoint: str,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same refusals through s3fs: a flipped pack byte (read by range), then a forged index."""
+    from conftest import empty_s3_bucket
+
+    from gitmodel.errors import RemoteError
+
+    fs = empty_s3_bucket(s3_endpoint, monkeypatch, BUCKET)
+    a, b, _root = stores(tmp_path)
+    n1 = put(a, tmp_path, data_of(15))
+    url = f"s3://{BUCKET}/t"
+    push_objects(a, open_remote(url), [n1])
+    (pack,) = fs.glob(f"{BUCKET}/t/packs/*.pack")
+    (idx,) = fs.glob(f"{BUCKET}/t/packs/*.idx")
+    good = fs.cat_file(pack)
+    bad = bytearray(good)
+    bad[len(bad) // 2] ^= 0x80
+    fs.pipe_file(pack, bytes(bad))
+    before = cache_files(b)
+    with pytest.raises(RemoteError, match="is corrupt: chunk"):
+        fetch_objects(b, open_remote(url), [n1])
+    assert cache_files(b) == before and not b.has(n1.oid)
+    fs.pipe_file(pack, good)
+    index = PackIndex.decode(fs.cat_file(idx), source="test")
+    entries = list(index.entries())
+    fs.pipe_file(idx, PackIndex.encode(entries[1:], index.packsize))
+    for cached in (b.root / "remote-index").rglob("*.idx"):
+        cached.unlink()  # the good copy read a moment ago would be used, rightly
+    with pytest.raises(RemoteError, match="do not hash to its name"):
+        fetch_objects(b, open_remote(url), [n1])
+    assert cache_files(b) == before and not b.has(n1.oid)
+
+
 def test_a_recipe_naming_another_object_is_refused(tmp_path: Path) -> None:
     a, b, root = stores(tmp_path)
     n1, n2 = put(a, tmp_path, data_of(7)), put(a, tmp_path, data_of(8))
