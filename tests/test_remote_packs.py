@@ -283,6 +283,31 @@ def test_tampering_on_s3_is_refused_too(tmp_path: Path, s3_endpoint: str,
     assert cache_files(b) == before and not b.has(n1.oid)
 
 
+def test_download_of_a_chunked_object_rebuilds_the_file(tmp_path: Path) -> None:
+    """What fsck's remote checks and repairs read: the whole file, chunks checked on the way."""
+    from gitmodel.errors import CorruptChunkError
+
+    a, _b, root = stores(tmp_path)
+    data = data_of(16)
+    n1 = put(a, tmp_path, data)
+    # a file whose chunks repeat: each copy is written where the recipe puts it
+    twice = data[:1 << 20] * 3
+    n2 = put(a, tmp_path, twice)
+    remote = open_remote(str(root))
+    push_objects(a, remote, [n1, n2])
+    for need, expected in ((n1, data), (n2, twice)):
+        target = tmp_path / "whole"
+        remote.download(need.oid, target, lambda _n: None)
+        assert target.read_bytes() == expected
+    (pack,) = (root / "packs").glob("*.pack")
+    os.chmod(pack, 0o644)
+    with open(pack, "r+b") as stream:
+        stream.seek(100)
+        stream.write(b"\0" * 8)
+    with pytest.raises(CorruptChunkError):
+        remote.download(n1.oid, tmp_path / "whole", lambda _n: None)
+
+
 def test_a_recipe_naming_another_object_is_refused(tmp_path: Path) -> None:
     a, b, root = stores(tmp_path)
     n1, n2 = put(a, tmp_path, data_of(7)), put(a, tmp_path, data_of(8))

@@ -157,7 +157,8 @@ class ObjectRemote(Protocol):
         ...
 
     def download(self, oid: str, target: Path, progress: Progress) -> None:
-        """Write the remote's bytes of ``oid`` to ``target`` (the caller verifies them)."""
+        """Write the remote's bytes of ``oid`` to ``target`` (the caller verifies them); a
+        chunked object is rebuilt from its recipe and packs, each chunk checked."""
         ...
 
     def where(self, oid: str) -> str:
@@ -294,7 +295,11 @@ class DirectoryRemote:
         self.calls("get")
         source = self.root / object_key(oid)
         if not source.is_file():
-            raise RemoteObjectMissing(oid, self.url)
+            # a chunked object: its bytes rebuilt from the packs (gitmodel.remote.packs)
+            from gitmodel.remote.packs import download_whole
+
+            download_whole(self, oid, target, progress)
+            return
         _copy(source, target, progress)
 
     def inventory(self) -> dict[str, RemoteObject]:
@@ -526,10 +531,14 @@ class FsspecRemote:
         self.calls("get")
         try:
             self.fs.get_file(self._path(oid), str(target), callback=_fsspec_callback(progress))
+            return
         except FileNotFoundError as exc:
             if "bucket" in str(exc).lower():
                 raise
-            raise RemoteObjectMissing(oid, self.url) from None
+        # a chunked object: its bytes rebuilt from the packs (gitmodel.remote.packs)
+        from gitmodel.remote.packs import download_whole
+
+        download_whole(self, oid, target, progress)
 
     def inventory(self) -> dict[str, RemoteObject]:
         # find(detail=True) is one paginated listing (ListObjectsV2: 1,000 keys a request on

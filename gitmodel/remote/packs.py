@@ -107,14 +107,13 @@ def index_cache_dir(store: ObjectStore, remote: ObjectRemote) -> Path:
     return store.root / REMOTE_INDEX_DIR / key
 
 
-def remote_chunks(store: ObjectStore, remote: ObjectRemote, *, jobs: int = DEFAULT_JOBS
+def remote_chunks(remote: ObjectRemote, cache: Path | None, *, jobs: int = DEFAULT_JOBS
                   ) -> RemoteChunks:
     """What the remote's packs hold: one listing of ``packs/``, then a download of each index
     not cached yet, each checked (its name is its BLAKE3 hash; it decodes; its pack is listed at
     the size it says) before it is cached or used. A refused index is left out (its chunks
     count as absent, so a push sends them again) and named in :attr:`RemoteChunks.damaged`."""
     listing = remote.list_packs()
-    cache = index_cache_dir(store, remote)
     found = RemoteChunks()
     names = []
     for file_name, size in listing.items():
@@ -126,6 +125,9 @@ def remote_chunks(store: ObjectStore, remote: ObjectRemote, *, jobs: int = DEFAU
         names.append(file_name[5:-4])
     todo: list[str] = []
     for name in sorted(names):
+        if cache is None:
+            todo.append(name)
+            continue
         cached = cache / f"pack-{name}.idx"
         try:
             data = cached.read_bytes()
@@ -155,7 +157,8 @@ def remote_chunks(store: ObjectStore, remote: ObjectRemote, *, jobs: int = DEFAU
             with lock:
                 found.damaged[name] = exc.problem
             return
-        _write_atomic(cache / f"pack-{name}.idx", data)
+        if cache is not None:
+            _write_atomic(cache / f"pack-{name}.idx", data)
         with lock:
             found.downloaded += 1
             found.index_bytes += len(data)
@@ -221,7 +224,7 @@ def plan_push(store: ObjectStore, remote: ObjectRemote, oids: Sequence[str], *,
     plan = PushPlan(recipes)
     if not recipes:
         return plan
-    there = remote_chunks(store, remote, jobs=jobs)
+    there = remote_chunks(remote, index_cache_dir(store, remote), jobs=jobs)
     local = store.chunk_index()
     missing: dict[bytes, tuple[Path, int, int]] = {}
     for recipe in recipes:
@@ -448,7 +451,7 @@ def plan_fetch(store: ObjectStore, remote: ObjectRemote, oids: Sequence[str], *,
     if not owner:
         plan.meta_bytes = meta[0]
         return plan
-    there = remote_chunks(store, remote, jobs=jobs)
+    there = remote_chunks(remote, index_cache_dir(store, remote), jobs=jobs)
     meta[0] += there.index_bytes
     needed: dict[bytes, tuple[str, int, int]] = {}
     for chunk_id, oid in owner.items():
@@ -542,3 +545,60 @@ def _run(remote: ObjectRemote, items: Sequence[object], work: Callable[..., None
         raise
     except Exception as exc:
         raise explain(exc, remote, doing) from None
+
+
+# -- a chunked object as one file, without a store ----------------------------------------------
+
+def download_whole(remote: ObjectRemote, oid: str, target: Path, progress: Progress) -> None:
+    """Write the whole bytes of the chunked ``oid`` to ``target``, from its recipe and packs on
+    ``remote`` (every chunk checked against its id; the caller checks the sha256, as for any
+    download). For readers that want a file and have no store to rebuild into: fsck's remote
+    checks and repairs, a remote gc's copy to an archive. Reads every index (nothing cached)."""
+    key = recipe_key(oid)
+    where = f"{remote.url.rstrip('/')}/{key}"
+    try:
+        data = remote.get_bytes(key)
+    except RemoteKeyMissing:
+        from gitmodel.remote.backends import RemoteObjectMissing
+
+        raise RemoteObjectMissing(oid, remote.url) from None
+    try:
+        recipe = Recipe.decode(data, expected_oid=oid, source=f"recipe {where}")
+    except StoreFormatError as exc:
+        raise RemoteError(f"the recipe of {oid} on remote {remote.url} is damaged "
+                          f"({exc.problem}); whoever can should delete {where} and push the "
+                          "object again") from None
+    there = remote_chunks(remote, None)
+    positions: dict[bytes, list[int]] = {}
+    needed: dict[bytes, tuple[str, int, int]] = {}
+    at = 0
+    for chunk_id, length in recipe.chunks:
+        found = there.locate(chunk_id)
+        if found is None or found[2] != length:
+            raise RemoteError(f"remote {remote.url} has the recipe of {oid} but not its chunk "
+                              f"{chunk_id.hex()} in any indexed pack; a clone that has the "
+                              "object should run `git model push` again")
+        needed[chunk_id] = found
+        positions.setdefault(chunk_id, []).append(at)
+        at += length
+    with open(target, "wb") as out:
+        out.truncate(recipe.size)
+        fd = out.fileno()
+
+        def read(span: _Span, tick: Progress) -> None:
+            key = pack_key(span.pack)
+            data = remote.read_range(key, span.start, span.end)
+            if len(data) != span.end - span.start:
+                raise RemoteError(f"pack {key} on remote {remote.url} is shorter than its "
+                                  "index says")
+            view = memoryview(data)
+            for chunk_id, offset, length in span.chunks:
+                part = view[offset - span.start:offset - span.start + length]
+                actual = blake3_digest(part)
+                if actual != chunk_id:
+                    raise CorruptChunkError(chunk_id, actual, f"{remote.url}/{key}")
+                for position in positions[chunk_id]:
+                    os.pwrite(fd, part, position)
+            tick(len(data))
+
+        run_parallel(plan_spans(needed, there.packsizes), read, DEFAULT_JOBS, progress)
