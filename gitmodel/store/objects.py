@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import mmap
 import os
 import queue
@@ -273,7 +274,11 @@ class ObjectStore:
         """
         threshold = self.chunk_threshold
         if threshold is not None and os.stat(source).st_size >= max(threshold, 1):
-            return self._put_chunked(source, progress)
+            try:
+                return self._put_chunked(source, progress)
+            except BaseException as exc:
+                _name_the_place(exc, self.root / "tmp", source)
+                raise
         return self._put_whole(source, progress)
 
     def _put_whole(self, source: Path, progress: Progress | None) -> tuple[str, int]:
@@ -319,20 +324,22 @@ class ObjectStore:
         The main thread reads blocks, cuts them (FastCDC), names each chunk (BLAKE3) and
         appends the chunks no pack holds yet to a PackWriter, while a second thread runs the
         whole-file sha256 over the very same blocks: both see the same bytes even if the file
-        is written meanwhile, and, as for whole files, a file whose stat moved during the pass
-        (settled or not) is read again. Packs and their indexes are installed first, the
-        recipe last, once the sha256 is known (docs/store-format.md, "Writing").
+        is written meanwhile, and a file whose stat moved during the pass is read again. Packs
+        and their indexes are installed first, the recipe last, once the sha256 is known
+        (docs/store-format.md, "Writing").
         """
         for attempt in range(2):
             with open(source, "rb") as src:
                 before = os.fstat(src.fileno())
-                calm = settled(before, time.time_ns())
                 recipe, writer, reused = self._chunk_pass(src, progress if attempt == 0 else None)
             if recipe is None:  # emptied meanwhile: the empty file is never chunked
                 writer.abort()
                 return self._put_whole(source, None)
-            if attempt == 0 and not (calm and same_stat(before, os.stat(source))):
-                writer.abort()  # written during the pass: once more, whatever it holds then
+            # Unlike the whole-file kernel copy, this pass hashes exactly the bytes it stores,
+            # so a file still settling (a checkpoint just written) needs no second read; only
+            # one whose stat moved during the pass is read again, for a state it settled in.
+            if attempt == 0 and not same_stat(before, os.stat(source)):
+                writer.abort()
                 continue
             break
         # the second pass is kept whatever happened meanwhile: it is consistent in itself (the
@@ -349,7 +356,11 @@ class ObjectStore:
 
         cutter = chunker()
         sha = hashlib.sha256()
-        blocks: queue.Queue[bytes | None] = queue.Queue(maxsize=2)
+        # Blocks are read into a few preallocated buffers (fresh bytes per read cost page faults
+        # and a copy to join the carried tail): the sha256 thread hashes a view of each block
+        # while the cutter works on later ones. With a queue of one, the thread has finished
+        # block k-3 once block k-1 is queued, so 4 buffers are never overwritten while hashed.
+        blocks: queue.Queue[memoryview | None] = queue.Queue(maxsize=1)
 
         def hash_blocks() -> None:
             while (block := blocks.get()) is not None:
@@ -362,25 +373,30 @@ class ObjectStore:
         writer = PackWriter(self._tmp_dir(), self.packs_dir, fsync=self.fsync)
         chunks: list[tuple[bytes, int]] = []
         reused: set[Path] = set()
-        carry = b""
+        buffers = [memoryview(bytearray(_READ_BLOCK + cutter.max_size)) for _ in range(4)]
+        carry: memoryview | None = None
         size = 0
         try:
-            while True:
-                block = src.read(_READ_BLOCK)
-                if block:
-                    blocks.put(block)
-                    size += len(block)
+            for turn in itertools.count():
+                buffer = buffers[turn % len(buffers)]
+                kept = 0
+                if carry is not None:
+                    kept = len(carry)
+                    buffer[:kept] = carry
+                got = src.readinto(buffer[kept:kept + _READ_BLOCK])  # type: ignore[attr-defined]
+                if got:
+                    blocks.put(buffer[kept:kept + got])
+                    size += got
                     if progress:
-                        progress(len(block))
-                work = carry + block if carry else block
+                        progress(got)
+                work = buffer[:kept + got]
                 if not work:
                     break
-                view = memoryview(work)
-                cuts = [(c.offset, c.length) for c in cutter.cut_buf(view)]
+                cuts = [(c.offset, c.length) for c in cutter.cut_buf(work)]
                 # the last cut of a block is a true boundary only at the end of the file
-                final = cuts if not block else cuts[:-1]
+                final = cuts if not got else cuts[:-1]
                 for offset, length in final:
-                    data = view[offset:offset + length]
+                    data = work[offset:offset + length]
                     name = chunk_id(data)
                     chunks.append((name, length))
                     where = index.locate(name)
@@ -391,10 +407,9 @@ class ObjectStore:
                         # touched now, not at the end: a gc planning meanwhile sees it young
                         with contextlib.suppress(OSError):
                             os.utime(index_path_of(where[0]))
-                if not block:
+                if not got:
                     break
-                carry = bytes(view[cuts[-1][0]:]) if cuts else b""
-                del view
+                carry = work[cuts[-1][0]:] if cuts else None
         except BaseException:
             writer.abort()
             raise
@@ -509,11 +524,19 @@ class ObjectStore:
         its BLAKE3 id as it is copied (two threads), the recipe against its checksum; on any
         mismatch the result's full sha256 decides. Raises :class:`CorruptObjectError`."""
         recipe = self.recipe(oid)
-        located = self._locate_all(recipe)
-        if located is None:
-            raise StoreFormatError(f"cache recipe {self._recipe_path(oid)}",
-                                   f"some chunks of {oid} are in no pack of the cache")
-        bad = _copy_chunks(recipe, located, fd, progress)
+        for attempt in range(2):
+            located = self._locate_all(recipe)
+            if located is None:
+                raise StoreFormatError(f"cache recipe {self._recipe_path(oid)}",
+                                       f"some chunks of {oid} are in no pack of the cache")
+            try:
+                bad = _copy_chunks(recipe, located, fd, progress)
+                break
+            except FileNotFoundError:
+                if attempt:
+                    raise
+                # a pack went away since the map was read (a gc rewrote it): read them again
+                self._chunks = None
         if self.fsync:
             os.fsync(fd)
         if bad is None:
@@ -621,7 +644,8 @@ class ObjectStore:
         except BaseException as exc:
             with contextlib.suppress(FileNotFoundError):
                 tmp_path.unlink()
-            _name_the_place(exc, target, self._recipe_path(oid))
+            with contextlib.suppress(OSError, GitmodelError):
+                _name_the_place(exc, target, target, self.size(oid))
             raise
 
 
@@ -802,15 +826,19 @@ def _sha256_of_chunks(recipe: Recipe, located: list[tuple[Path, int, int]],
     return OID_PREFIX + sha.hexdigest()
 
 
-def _name_the_place(exc: BaseException, path: Path, source: Path) -> None:
+def _name_the_place(exc: BaseException, path: Path, source: Path,
+                    needed: int | None = None) -> None:
     """A write(2) that fails (a full disk) names no file: name the one being written, and the
-    bytes it needed (the size of ``source``), so the user is told where space ran out and how
-    much to free."""
+    bytes it needed (``needed``, else the size of ``source``), so the user is told where space
+    ran out and how much to free."""
     if not isinstance(exc, OSError):
         return
     if exc.filename is None:
         exc.filename = str(path)
     if not hasattr(exc, "needed_bytes"):
+        if needed is not None:
+            exc.needed_bytes = needed  # type: ignore[attr-defined]
+            return
         with contextlib.suppress(OSError):
             exc.needed_bytes = os.stat(source).st_size  # type: ignore[attr-defined]
 

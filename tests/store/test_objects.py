@@ -208,3 +208,29 @@ def test_chunking_off_keeps_every_file_whole(tmp_path: Path) -> None:
     store = ObjectStore(tmp_path / "cache", chunk_threshold=None)
     oid, _ = store.put_file(write(tmp_path, random_bytes(1 << 20, 12)))
     assert not store.is_chunked(oid) and not (store.root / "packs").exists()
+
+
+@pytest.mark.parametrize("block", [300_000, 1 << 20, 262_144 + 1])
+def test_chunks_cut_block_by_block_are_those_of_the_whole_file(
+        store: ObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int) -> None:
+    from gitmodel.store import objects
+
+    monkeypatch.setattr(objects, "_READ_BLOCK", block)
+    data = random_bytes(3 << 20, 13)
+    oid, _ = store.put_file(write(tmp_path, data))
+    assert oid == oid_of(data)
+    assert [n for n, _ in store.recipe(oid).chunks] == [chunk_id(v) for _, v in cut(data)]
+    store.materialize(oid, tmp_path / "out.bin")
+    assert (tmp_path / "out.bin").read_bytes() == data
+
+
+def test_a_pack_rewritten_since_the_map_was_read_is_found_again(store: ObjectStore,
+                                                                tmp_path: Path) -> None:
+    data = random_bytes(1 << 20, 14)
+    oid, _ = store.put_file(write(tmp_path, data))
+    store.materialize(oid, tmp_path / "out.bin")  # the chunk map is loaded and cached
+    for old in list((store.root / "packs").iterdir()):  # as a gc rewriting the pack would
+        old.rename(old.with_name("pack-" + "0" * 64 + old.suffix))
+    (tmp_path / "out.bin").unlink()
+    store.materialize(oid, tmp_path / "out.bin")
+    assert (tmp_path / "out.bin").read_bytes() == data
