@@ -392,7 +392,7 @@ def test_kill_9_during_push_never_leaves_a_recipe_without_its_chunks(tmp_path: P
     whole = time.monotonic() - started
     assert status == 0 and check_remote_invariant(root) == len(needs)
     kills = midway = rounds = 0
-    while kills < 50 and rounds < 150:
+    while kills < 50 and rounds < 400:
         rounds += 1
         shutil.rmtree(root)
         root.mkdir()
@@ -407,11 +407,14 @@ def test_kill_9_during_push_never_leaves_a_recipe_without_its_chunks(tmp_path: P
             killed = True
         _, status = os.waitpid(pid, 0)
         if not (killed and os.WIFSIGNALED(status)):
+            whole *= 0.8  # the push ran faster than measured (a shared machine): aim earlier
             continue
         kills += 1
         seen = check_remote_invariant(root)
         if remote_files(root) != before and seen < len(needs):
             midway += 1  # killed with the push under way, not before it began or after
+        elif seen < len(needs):
+            whole *= 1.1  # killed before it touched the remote: aim later
     assert kills >= 50, (kills, rounds)
     assert midway >= 10, midway
     # a full push after a kill finds the remote consistent and completes it
