@@ -164,9 +164,11 @@ def test_ctrl_c_mid_push_exits_130_and_leaves_no_partial_object(repo: Repo,
     leftover = list((store / "tmp").iterdir())
     time.sleep(0.5)
     assert not list((store / "objects").glob("*/*")) if (store / "objects").exists() else True
+    # a big file is chunked: interrupted, no recipe is there yet (recipes go up last)
+    assert not list(store.glob("recipes/*/*"))
     again = repo.model("push")
     assert "uploaded 1 object(s)" in again.stdout
-    [obj] = (store / "objects").glob("*/*")
+    [obj] = (store / "recipes").glob("*/*")
     assert obj.parent.name + obj.name == digest.hex()
     assert not leftover, leftover
     assert INTERRUPTED in seen, seen[-400:]

@@ -9,6 +9,8 @@ This package owns everything between the cache and a remote, one module per job:
 - :mod:`.backends` — the directory and fsspec backends, ``open_remote``, error explanations
 - :mod:`.parallel` — threads that transfer together and stop together (Ctrl-C, first failure)
 - :mod:`.transfer` — push and fetch of objects, with progress and a report
+- :mod:`.packs` — chunked objects on a remote: which chunks it lacks (its pack indexes, cached),
+  packs up before indexes before recipes, byte-range reads of packs on the way down
 - :mod:`.needs` — which objects a work tree, a version or a push needs
 - :mod:`.records` — which remote a command uses, and what each is known to hold
 - :mod:`.sync` — a clone's push, fetch, pull, and the hooks' upload and fetch-on-checkout

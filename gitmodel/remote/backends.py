@@ -1,7 +1,9 @@
 """Backends: a directory (standard library only) and any fsspec URL, behind one object-level interface.
 
 Layout on every remote (docs/remotes.md): ``<url>/objects/<hex[:2]>/<hex[2:]>`` holds the bytes of
-``sha256:<hex>``, like the cache; ``<url>/tmp/`` holds uploads in progress on backends whose
+``sha256:<hex>``, like the cache; chunked objects are ``<url>/recipes/<hex[:2]>/<hex[2:]>`` over
+``<url>/packs/pack-<name>.pack`` + ``.idx`` (docs/store-format.md, "On a remote"; the protocol is
+:mod:`gitmodel.remote.packs`); ``<url>/tmp/`` holds uploads in progress on backends whose
 writes are not atomic; ``<url>/gitmodel/`` holds small JSON records (which repositories push
 here, what each push relied on, what each remote gc removed: :mod:`gitmodel.remote.gc`).
 """
@@ -12,7 +14,8 @@ import contextlib
 import os
 import threading
 import uuid
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -50,6 +53,36 @@ def object_key(oid: str) -> str:
     return f"objects/{hexdigest[:2]}/{hexdigest[2:]}"
 
 
+def recipe_key(oid: str) -> str:
+    """Where the recipe of a chunked ``oid`` lives below a remote's root."""
+    return "recipes/" + object_key(oid)[len("objects/"):]
+
+
+PACKS = "packs"  # pack-<name>.pack and pack-<name>.idx, side by side (docs/store-format.md)
+
+
+class RemoteKeyMissing(RemoteError):
+    def __init__(self, key: str, url: str) -> None:
+        self.key = key
+        super().__init__(f"{url} does not have {key}")
+
+
+class CallCounter:
+    """Requests a backend made, by kind ("list", "probe", "get", "put", "range"), so tests can
+    hold the protocol to a constant number of listings however many objects there are."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.counts: Counter[str] = Counter()
+
+    def __call__(self, kind: str, n: int = 1) -> None:
+        with self._lock:
+            self.counts[kind] += n
+
+    def __getitem__(self, kind: str) -> int:
+        return self.counts[kind]
+
+
 def _oid_of_key(key: str) -> str | None:
     parts = key.rstrip("/").rsplit("/", 2)
     if len(parts) < 3:
@@ -81,12 +114,42 @@ def _record_key(key: str) -> str:
 
 
 class ObjectRemote(Protocol):
-    """What gitmodel needs of a remote: a batched existence check, and put/get by oid."""
+    """What gitmodel needs of a remote: a batched existence check, and put/get by oid; and, for
+    chunked objects (:mod:`gitmodel.remote.packs`), put/get/byte ranges by key and one listing
+    of ``packs/``."""
 
     url: str
+    calls: CallCounter
 
     def has(self, oids: Sequence[str]) -> set[str]:
-        """The subset of ``oids`` the remote holds (one batched question)."""
+        """The subset of ``oids`` the remote holds, whole or chunked (one batched question)."""
+        ...
+
+    def locate(self, oids: Sequence[str], *, chunked_first: Collection[str] = ()
+               ) -> dict[str, str]:
+        """``oid -> "recipe" | "object"`` for each of ``oids`` the remote holds (a recipe when
+        it has both and found it first); ``chunked_first`` are asked about as recipes first."""
+        ...
+
+    def list_packs(self) -> dict[str, int]:
+        """Every file under ``packs/`` (``pack-<name>.pack`` / ``.idx``) with its size: one
+        listing (paginated by the backend)."""
+        ...
+
+    def put_key(self, key: str, source: Path, progress: Progress) -> None:
+        """Store ``source`` at ``key``, never visible there until complete."""
+        ...
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        """Store ``data`` at ``key``, whole or not at all."""
+        ...
+
+    def get_bytes(self, key: str) -> bytes:
+        """The bytes at ``key`` (:class:`RemoteKeyMissing` when there are none)."""
+        ...
+
+    def read_range(self, key: str, start: int, end: int) -> bytes:
+        """Bytes ``start`` up to ``end`` (exclusive) of ``key``: one request."""
         ...
 
     def upload(self, oid: str, source: Path, progress: Progress) -> None:
@@ -94,7 +157,8 @@ class ObjectRemote(Protocol):
         ...
 
     def download(self, oid: str, target: Path, progress: Progress) -> None:
-        """Write the remote's bytes of ``oid`` to ``target`` (the caller verifies them)."""
+        """Write the remote's bytes of ``oid`` to ``target`` (the caller verifies them); a
+        chunked object is rebuilt from its recipe and packs, each chunk checked."""
         ...
 
     def where(self, oid: str) -> str:
@@ -143,28 +207,60 @@ class DirectoryRemote:
     def __init__(self, url: str, root: Path) -> None:
         self.url = url
         self.root = root
+        self.calls = CallCounter()
 
     def where(self, oid: str) -> str:
         return str(self.root / object_key(oid))
 
     def has(self, oids: Sequence[str]) -> set[str]:
+        return set(self.locate(oids))
+
+    def locate(self, oids: Sequence[str], *, chunked_first: Collection[str] = ()
+               ) -> dict[str, str]:
         # every push and fetch asks this first: a typo or an unmounted share must not quietly
         # become a new, empty remote on local disk (issue 7)
         self.check_exists()
-        return {oid for oid in oids if (self.root / object_key(oid)).is_file()}
+        found: dict[str, str] = {}
+        for oid in oids:
+            self.calls("probe")
+            if (self.root / recipe_key(oid)).is_file():
+                found[oid] = "recipe"
+            elif (self.root / object_key(oid)).is_file():
+                found[oid] = "object"
+        return found
 
-    def check_exists(self) -> None:
-        if not self.root.is_dir():
-            raise RemoteError(missing_directory(self.url, self.root))
+    def list_packs(self) -> dict[str, int]:
+        self.check_exists()
+        self.calls("list")
+        try:
+            with os.scandir(self.root / PACKS) as entries:
+                return {e.name: e.stat().st_size for e in entries
+                        if e.name.startswith("pack-") and e.is_file()}
+        except FileNotFoundError:
+            return {}
 
-    def upload(self, oid: str, source: Path, progress: Progress) -> None:
-        final = self.root / object_key(oid)
+    def _key_path(self, key: str) -> Path:
+        parts = key.split("/")
+        if not key or any(p in ("", ".", "..") for p in parts):
+            raise GitmodelError(f"not a remote key: {key!r}")
+        return self.root / key
+
+    def put_key(self, key: str, source: Path, progress: Progress) -> None:
+        self.calls("put")
+        self._place(key, lambda tmp: _copy(source, tmp, progress))
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        self.calls("put")
+        self._place(key, lambda tmp: tmp.write_bytes(data))
+
+    def _place(self, key: str, write: Any) -> None:
+        final = self._key_path(key)
         tmp_dir = self.root / "tmp"
         self.check_exists()
         tmp_dir.mkdir(exist_ok=True)
-        tmp = tmp_dir / f"{oid[len(OID_PREFIX):]}.{uuid.uuid4().hex}"
+        tmp = tmp_dir / f"{final.name[:64]}.{uuid.uuid4().hex}"
         try:
-            _copy(source, tmp, progress)
+            write(tmp)
             os.chmod(tmp, 0o444)
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, final)
@@ -173,10 +269,37 @@ class DirectoryRemote:
                 tmp.unlink()
             raise
 
+    def get_bytes(self, key: str) -> bytes:
+        self.calls("get")
+        try:
+            return self._key_path(key).read_bytes()
+        except FileNotFoundError:
+            raise RemoteKeyMissing(key, self.url) from None
+
+    def read_range(self, key: str, start: int, end: int) -> bytes:
+        self.calls("range")
+        try:
+            with open(self._key_path(key), "rb") as stream:
+                return os.pread(stream.fileno(), end - start, start)
+        except FileNotFoundError:
+            raise RemoteKeyMissing(key, self.url) from None
+
+    def check_exists(self) -> None:
+        if not self.root.is_dir():
+            raise RemoteError(missing_directory(self.url, self.root))
+
+    def upload(self, oid: str, source: Path, progress: Progress) -> None:
+        self.put_key(object_key(oid), source, progress)
+
     def download(self, oid: str, target: Path, progress: Progress) -> None:
+        self.calls("get")
         source = self.root / object_key(oid)
         if not source.is_file():
-            raise RemoteObjectMissing(oid, self.url)
+            # a chunked object: its bytes rebuilt from the packs (gitmodel.remote.packs)
+            from gitmodel.remote.packs import download_whole
+
+            download_whole(self, oid, target, progress)
+            return
         _copy(source, target, progress)
 
     def inventory(self) -> dict[str, RemoteObject]:
@@ -265,6 +388,7 @@ class FsspecRemote:
         self.root = root.rstrip("/")
         self.scheme = scheme
         self.jobs = jobs
+        self.calls = CallCounter()
 
     def where(self, oid: str) -> str:
         return f"{self.url.rstrip('/')}/{object_key(oid)}"
@@ -273,39 +397,125 @@ class FsspecRemote:
         return f"{self.root}/{object_key(oid)}"
 
     def has(self, oids: Sequence[str]) -> set[str]:
+        return set(self.locate(oids))
+
+    def _listed(self, folder: str) -> set[str]:
+        self.calls("list")
+        try:
+            listed = self.fs.find(f"{self.root}/{folder}")
+        except FileNotFoundError:
+            listed = []
+        present = {_oid_of_key(str(key)) for key in listed}
+        return {o for o in present if o}
+
+    def locate(self, oids: Sequence[str], *, chunked_first: Collection[str] = ()
+               ) -> dict[str, str]:
         wanted = set(oids)
+        found: dict[str, str] = {}
         if not wanted:
-            return set()
+            return found
+        first = set(chunked_first) & wanted
         if len(wanted) > LIST_THRESHOLD:
-            try:
-                listed = self.fs.find(f"{self.root}/objects")
-            except FileNotFoundError:
-                listed = []
-            present = {_oid_of_key(str(key)) for key in listed}
-            return wanted & {o for o in present if o}
-        found: set[str] = set()
+            # one listing per kind, and the second only when the first left some unanswered:
+            # a remote of whole objects only is asked exactly what it was asked before recipes
+            order = [("recipes", "recipe"), ("objects", "object")]
+            if len(first) * 2 < len(wanted):
+                order.reverse()
+            for folder, kind in order:
+                rest = wanted - set(found)
+                if not rest:
+                    break
+                found.update(dict.fromkeys(rest & self._listed(folder), kind))
+            return found
         lock = threading.Lock()
 
         def probe(oid: str, _progress: Progress) -> None:
-            try:
-                self.fs.info(self._path(oid))
-            except FileNotFoundError:
+            keys = [(recipe_key(oid), "recipe"), (object_key(oid), "object")]
+            if oid not in first:
+                keys.reverse()
+            for key, kind in keys:
+                self.calls("probe")
+                try:
+                    self.fs.info(f"{self.root}/{key}")
+                except FileNotFoundError:
+                    continue
+                with lock:
+                    found[oid] = kind
                 return
-            with lock:
-                found.add(oid)
 
         run_parallel(sorted(wanted), probe, self.jobs)
         return found
 
+    def list_packs(self) -> dict[str, int]:
+        self.calls("list")
+        with contextlib.suppress(Exception):
+            self.fs.invalidate_cache(f"{self.root}/{PACKS}")
+        try:
+            listed = self.fs.ls(f"{self.root}/{PACKS}", detail=True)
+        except FileNotFoundError:
+            return {}
+        out: dict[str, int] = {}
+        for info in listed:
+            name = str(info.get("name", "")).rstrip("/").rsplit("/", 1)[-1]
+            if name.startswith("pack-") and info.get("type", "file") == "file":
+                out[name] = int(info.get("size") or 0)
+        return out
+
+    def _key_path(self, key: str) -> str:
+        parts = key.split("/")
+        if not key or any(p in ("", ".", "..") for p in parts):
+            raise GitmodelError(f"not a remote key: {key!r}")
+        return f"{self.root}/{key}"
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        self.calls("put")
+        final = self._key_path(key)
+        if self.scheme in ATOMIC_PUT_SCHEMES:
+            self.fs.pipe_file(final, data)  # one PUT: visible whole or not at all
+            return
+        tmp = f"{self.root}/tmp/{final.rsplit('/', 1)[-1][:64]}.{uuid.uuid4().hex}"
+        with contextlib.suppress(Exception):
+            self.fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
+            self.fs.makedirs(f"{self.root}/tmp", exist_ok=True)
+        try:
+            self.fs.pipe_file(tmp, data)
+            self.fs.mv(tmp, final)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.fs.rm_file(tmp)
+            raise
+
+    def get_bytes(self, key: str) -> bytes:
+        self.calls("get")
+        try:
+            return bytes(self.fs.cat_file(self._key_path(key)))
+        except FileNotFoundError as exc:
+            if "bucket" in str(exc).lower():
+                raise
+            raise RemoteKeyMissing(key, self.url) from None
+
+    def read_range(self, key: str, start: int, end: int) -> bytes:
+        self.calls("range")
+        try:
+            return bytes(self.fs.cat_file(self._key_path(key), start=start, end=end))
+        except FileNotFoundError as exc:
+            if "bucket" in str(exc).lower():
+                raise
+            raise RemoteKeyMissing(key, self.url) from None
+
     def upload(self, oid: str, source: Path, progress: Progress) -> None:
-        final = self._path(oid)
+        self.put_key(object_key(oid), source, progress)
+
+    def put_key(self, key: str, source: Path, progress: Progress) -> None:
+        self.calls("put")
+        final = self._key_path(key)
         callback = _fsspec_callback(progress)
         if self.scheme in ATOMIC_PUT_SCHEMES:
             # An object store shows a key only once its PUT (or CompleteMultipartUpload) is done;
             # an interrupted multipart upload leaves no object under the key.
             self.fs.put_file(str(source), final, callback=callback)
             return
-        tmp = f"{self.root}/tmp/{oid[len(OID_PREFIX):]}.{uuid.uuid4().hex}"
+        tmp = f"{self.root}/tmp/{final.rsplit('/', 1)[-1][:64]}.{uuid.uuid4().hex}"
         with contextlib.suppress(Exception):
             self.fs.makedirs(f"{self.root}/tmp", exist_ok=True)
             self.fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
@@ -318,12 +528,17 @@ class FsspecRemote:
             raise
 
     def download(self, oid: str, target: Path, progress: Progress) -> None:
+        self.calls("get")
         try:
             self.fs.get_file(self._path(oid), str(target), callback=_fsspec_callback(progress))
+            return
         except FileNotFoundError as exc:
             if "bucket" in str(exc).lower():
                 raise
-            raise RemoteObjectMissing(oid, self.url) from None
+        # a chunked object: its bytes rebuilt from the packs (gitmodel.remote.packs)
+        from gitmodel.remote.packs import download_whole
+
+        download_whole(self, oid, target, progress)
 
     def inventory(self) -> dict[str, RemoteObject]:
         # find(detail=True) is one paginated listing (ListObjectsV2: 1,000 keys a request on

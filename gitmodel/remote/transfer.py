@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from gitmodel.errors import CorruptObjectError, RemoteError
 from gitmodel.hashing import Progress
+from gitmodel.remote import packs
 from gitmodel.remote.backends import ObjectRemote, explain
 from gitmodel.remote.needs import Need, _unique
 from gitmodel.remote.parallel import DEFAULT_JOBS, Cancelled, run_parallel
@@ -57,21 +58,35 @@ def push_objects(store: ObjectStore, remote: ObjectRemote, needs: Sequence[Need]
         unique = [n for n in unique if n.oid not in known]
     if not unique:
         return report
+    chunked = {n.oid for n in unique if store.is_chunked(n.oid)}
     try:
-        present = remote.has([n.oid for n in unique])
+        present = remote.locate([n.oid for n in unique], chunked_first=chunked)
     except Exception as exc:
         raise explain(exc, remote, "asking what is on") from None
     if record is not None:
         record.add(sorted(present))
     todo = [n for n in unique if n.oid not in present]
     report.skipped += len(unique) - len(todo)
+    # a chunked object goes up as the packs of the chunks the remote lacks, then its recipe
+    # (gitmodel.remote.packs); one that the remote holds whole (an older push) is left so
+    chunk_todo = [n for n in todo if n.oid in chunked]
+    todo = [n for n in todo if n.oid not in chunked]
+    pack_plan = None
+    if chunk_todo:
+        try:
+            pack_plan = packs.plan_push(store, remote, [n.oid for n in chunk_todo], jobs=jobs)
+        except (Cancelled, KeyboardInterrupt, RemoteError):
+            raise
+        except Exception as exc:
+            raise explain(exc, remote, "reading the pack indexes of") from None
     if plan is not None:
-        plan(len(todo), sum(n.size for n in todo))
+        plan(len(todo) + len(chunk_todo),
+             sum(n.size for n in todo) + (pack_plan.bytes if pack_plan else 0))
     lock = threading.Lock()
 
     def upload(need: Need, tick: Progress) -> None:
         try:
-            # a chunked object goes up whole (rebuilt, verified) until pushes send packs
+            # a whole-file object (chunked ones went to chunk_todo: gitmodel.remote.packs)
             with store.whole_file(need.oid) as path:
                 remote.upload(need.oid, path, tick)
         except (Cancelled, KeyboardInterrupt):
@@ -85,8 +100,17 @@ def push_objects(store: ObjectStore, remote: ObjectRemote, needs: Sequence[Need]
             report.transferred.append(need.oid)
             report.bytes += need.size
 
+    def sent_recipe(oid: str) -> None:
+        if record is not None:
+            record.add([oid])
+        with lock:
+            report.transferred.append(oid)
+
     try:
         run_parallel(todo, upload, jobs, progress)
+        if pack_plan is not None:
+            report.bytes += packs.push_chunked(store, remote, pack_plan, jobs=jobs,
+                                               progress=progress, uploaded=sent_recipe)
     finally:
         report.seconds = time.monotonic() - started
     return report
@@ -104,8 +128,10 @@ def fetch_objects(store: ObjectStore, remote: ObjectRemote, needs: Sequence[Need
     report.skipped = len(unique) - len(wanted)
     if not wanted:
         return report
+    threshold = store.chunk_threshold or packs.DEFAULT_CHUNK_THRESHOLD
     try:
-        present = remote.has([n.oid for n in wanted])
+        present = remote.locate([n.oid for n in wanted],
+                                chunked_first=[n.oid for n in wanted if n.size >= threshold])
     except Exception as exc:
         raise explain(exc, remote, "asking what is on") from None
     report.absent = [n for n in wanted if n.oid not in present]
@@ -114,8 +140,29 @@ def fetch_objects(store: ObjectStore, remote: ObjectRemote, needs: Sequence[Need
     todo = [n for n in wanted if n.oid in present]
     if record is not None:
         record.add(sorted(present))
+    # a recipe on the remote (a chunked push) is fetched as the chunks the cache lacks; an
+    # object the remote holds whole (an older push) comes down whole, as before
+    by_oid = {n.oid: n for n in todo}
+    chunk_todo = [n for n in todo if present[n.oid] == "recipe"]
+    todo = [n for n in todo if present[n.oid] != "recipe"]
+
+    def describe(oid: str) -> str:
+        need = by_oid[oid]
+        return f"{oid} (model {need.model}, {need.version})"
+
+    pack_plan = None
+    if chunk_todo:
+        try:
+            pack_plan = packs.plan_fetch(store, remote, [n.oid for n in chunk_todo], jobs=jobs,
+                                         describe=describe)
+        except (Cancelled, KeyboardInterrupt, RemoteError):
+            raise
+        except Exception as exc:
+            raise explain(exc, remote, "reading the recipes and pack indexes of") from None
+        report.bytes += pack_plan.meta_bytes
     if plan is not None:
-        plan(len(todo), sum(n.size for n in todo))
+        plan(len(todo) + len(chunk_todo),
+             sum(n.size for n in todo) + (pack_plan.bytes if pack_plan else 0))
     lock = threading.Lock()
 
     def download(need: Need, tick: Progress) -> None:
@@ -143,8 +190,16 @@ def fetch_objects(store: ObjectStore, remote: ObjectRemote, needs: Sequence[Need
             report.transferred.append(need.oid)
             report.bytes += store.size(need.oid)
 
+    def fetched(oid: str) -> None:
+        with lock:
+            report.transferred.append(oid)
+
     try:
         run_parallel(todo, download, jobs, progress)
+        if pack_plan is not None:
+            got = packs.fetch_chunked(store, remote, pack_plan, jobs=jobs, progress=progress,
+                                      describe=describe, fetched=fetched)
+            report.bytes += got.bytes
     finally:
         report.seconds = time.monotonic() - started
     return report

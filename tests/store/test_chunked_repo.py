@@ -134,7 +134,10 @@ def test_push_and_pull_of_chunked_objects_keep_working(tmp_path: Path) -> None:
     repo.commit("remote")
     repo.model("push")
     hexdigest = sha(data)
-    assert (remote / "objects" / hexdigest[:2] / hexdigest[2:]).read_bytes() == data
+    # chunked on the remote too (gitmodel/remote/packs.py): a recipe over packs, no whole object
+    assert (remote / "recipes" / hexdigest[:2] / hexdigest[2:]).is_file()
+    assert list((remote / "packs").glob("pack-*.idx"))
+    assert not (remote / "objects").exists()
     clone = Repo(tmp_path / "clone")
     subprocess.run(["git", "clone", "-q", str(repo.root), str(clone.root)], check=True)
     clone.model("install")

@@ -1,0 +1,604 @@
+"""Chunked objects on a remote: packs, their indexes and recipes (docs/store-format.md, "On a
+remote").
+
+A push uploads only the chunks the remote lacks, answered from the remote's pack indexes: one
+listing of ``packs/``, then only the ``.idx`` files not already cached under
+``<cache>/remote-index/<remote key>/`` (an index is immutable and named by its own BLAKE3 hash,
+so a cached copy is good forever). The missing chunks go up in packs of at most 64 MiB (a local
+pack goes up as it is when nearly all of it is missing), each pack before its index, and every
+recipe only once every pack and index is there: a recipe on a remote always means its chunks are
+in an indexed pack there.
+
+A pull downloads the recipes, the indexes it lacks, then byte ranges of packs (neighbouring
+chunks read in one range, a whole pack when most of it is needed), never a request per chunk.
+Everything read from a remote is untrusted: an index must hash to its name and decode, every
+chunk must hash to its id (:meth:`ObjectStore.incoming_pack`), and the rebuilt file to its
+sha256 (:meth:`ObjectStore.adopt_chunked`) before anything enters the cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gitmodel.errors import CorruptChunkError, CorruptObjectError, RemoteError, StoreFormatError
+from gitmodel.hashing import Progress
+from gitmodel.remote.backends import PACKS, ObjectRemote, RemoteKeyMissing, explain, recipe_key
+from gitmodel.remote.parallel import DEFAULT_JOBS, Cancelled, run_parallel
+from gitmodel.store import ObjectStore
+from gitmodel.store.packs import (
+    MAX_PACK_BYTES,
+    PACK_MAGIC,
+    PackIndex,
+    PackWriter,
+    Recipe,
+    blake3_digest,
+)
+
+REMOTE_INDEX_DIR = "remote-index"
+# fetch: objects at least this large are asked about as recipes first (the store's default
+# `[store] chunk-threshold`; a store with chunking off still asks both)
+DEFAULT_CHUNK_THRESHOLD = 4 << 20
+# push: a local pack goes up as it is when at least this share of its chunk bytes is missing
+# there (at most 10% sent twice, and no rewrite of the pack on the way) and it is no smaller
+# than REUSE_PACK_MIN: small packs (one per add of a small file) are merged into new ones, so
+# a remote does not collect a pack per object
+REUSE_PACK_SHARE = 0.9
+REUSE_PACK_MIN = 16 << 20
+# pull: read every needed chunk of a pack, and the bytes between them, when at least this share
+# of the pack is needed (a "whole pack" read, still cut into MAX_SPAN requests for parallelism)
+WHOLE_PACK_SHARE = 0.5
+# pull: two needed chunks of a pack less than this apart are read in one range request; the
+# bytes between cost less than another round trip (64 KiB chunks: up to 4 unneeded between)
+COALESCE_GAP = 256 << 10
+# pull: one range request reads at most this much, so 8 jobs hold at most 64 MiB in memory
+MAX_SPAN = 8 << 20
+
+
+# an index larger than this is refused unread: a pack holds at most 64 MiB of chunks (plus one
+# chunk of at most 16 MiB), so even at one index entry per 256 bytes of pack it stays below
+MAX_INDEX_BYTES = 16 << 20
+
+
+def pack_key(name: str) -> str:
+    return f"{PACKS}/pack-{name}.pack"
+
+
+def index_key(name: str) -> str:
+    return f"{PACKS}/pack-{name}.idx"
+
+
+def _is_pack_name(name: str) -> bool:
+    return len(name) == 64 and all(c in "0123456789abcdef" for c in name)
+
+
+# -- what the remote's packs hold ---------------------------------------------------------------
+
+@dataclass
+class RemoteChunks:
+    """Every chunk in an indexed pack of a remote: id -> (pack name, offset, length)."""
+
+    where: dict[bytes, tuple[str, int, int]] = field(default_factory=dict)
+    packsizes: dict[str, int] = field(default_factory=dict)
+    # indexes refused (hash, format, or a pack of the wrong size or missing): name -> why
+    damaged: dict[str, str] = field(default_factory=dict)
+    downloaded: int = 0  # indexes fetched by this call (the rest came from the local cache)
+    index_bytes: int = 0  # their bytes
+
+    def locate(self, chunk_id: bytes) -> tuple[str, int, int] | None:
+        return self.where.get(chunk_id)
+
+    def add(self, name: str, index: PackIndex) -> None:
+        self.packsizes[name] = index.packsize
+        for chunk_id, offset, length in index.entries():
+            self.where.setdefault(chunk_id, (name, offset, length))
+
+
+def index_cache_dir(store: ObjectStore, remote: ObjectRemote) -> Path:
+    """``<cache>/remote-index/<remote key>/``: the remote's indexes, kept forever (immutable)."""
+    key = hashlib.sha256(remote.url.encode()).hexdigest()[:16]
+    return store.root / REMOTE_INDEX_DIR / key
+
+
+def remote_chunks(remote: ObjectRemote, cache: Path | None, *, jobs: int = DEFAULT_JOBS
+                  ) -> RemoteChunks:
+    """What the remote's packs hold: one listing of ``packs/``, then a download of each index
+    not cached yet, each checked (its name is its BLAKE3 hash; it decodes; its pack is listed at
+    the size it says) before it is cached or used. A refused index is left out (its chunks
+    count as absent, so a push sends them again) and named in :attr:`RemoteChunks.damaged`."""
+    listing = remote.list_packs()
+    found = RemoteChunks()
+    names = []
+    for file_name, size in listing.items():
+        if not (file_name.endswith(".idx") and _is_pack_name(file_name[5:-4])):
+            continue
+        if size > MAX_INDEX_BYTES:
+            found.damaged[file_name[5:-4]] = f"it is {size} bytes, more than an index can be"
+            continue
+        names.append(file_name[5:-4])
+    todo: list[str] = []
+    for name in sorted(names):
+        if cache is None:
+            todo.append(name)
+            continue
+        cached = cache / f"pack-{name}.idx"
+        try:
+            data = cached.read_bytes()
+        except FileNotFoundError:
+            todo.append(name)
+            continue
+        try:
+            index = _checked_index(name, data, str(cached))
+        except StoreFormatError:
+            with contextlib.suppress(OSError):
+                cached.unlink()  # a damaged cache copy: fetch it again
+            todo.append(name)
+            continue
+        _use(found, name, index, listing)
+    lock = threading.Lock()
+
+    def fetch(name: str, _tick: Progress) -> None:
+        key = index_key(name)
+        try:
+            data = remote.get_bytes(key)
+        except RemoteKeyMissing:
+            return  # removed between the listing and now
+        source = f"{remote.url.rstrip('/')}/{key}"
+        try:
+            index = _checked_index(name, data, source)
+        except StoreFormatError as exc:
+            with lock:
+                found.damaged[name] = exc.problem
+            return
+        if cache is not None:
+            _write_atomic(cache / f"pack-{name}.idx", data)
+        with lock:
+            found.downloaded += 1
+            found.index_bytes += len(data)
+            _use(found, name, index, listing)
+
+    try:
+        run_parallel(todo, fetch, jobs)
+    except (Cancelled, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        raise explain(exc, remote, "reading the pack indexes of") from None
+    return found
+
+
+def _checked_index(name: str, data: bytes, source: str) -> PackIndex:
+    if blake3_digest(data).hex() != name:
+        raise StoreFormatError(source, "its bytes do not hash to its name")
+    return PackIndex.decode(data, source=source)
+
+
+def _use(found: RemoteChunks, name: str, index: PackIndex, listing: dict[str, int]) -> None:
+    size = listing.get(f"pack-{name}.pack")
+    if size is None:
+        found.damaged[name] = "its pack is not there"
+    elif size != index.packsize:
+        found.damaged[name] = f"its pack is {size} bytes, the index says {index.packsize}"
+    else:
+        found.add(name, index)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+# -- push ---------------------------------------------------------------------------------------
+
+@dataclass
+class PushPlan:
+    """What a push of chunked objects sends: local packs as they are, packs to build from
+    chunks, then the recipes."""
+
+    recipes: list[Recipe]
+    whole_packs: list[Path] = field(default_factory=list)  # local packs sent as they are
+    new_packs: list[list[tuple[bytes, Path, int, int]]] = field(default_factory=list)
+    bytes: int = 0  # pack bytes to send (indexes and recipes not counted: a few KiB)
+    missing_chunks: int = 0
+    missing_bytes: int = 0  # bytes of the chunks the remote lacks
+
+
+def plan_push(store: ObjectStore, remote: ObjectRemote, oids: Sequence[str], *,
+              jobs: int = DEFAULT_JOBS) -> PushPlan:
+    """Which chunks of ``oids`` (chunked here, absent there) the remote lacks, and the packs
+    that carry them: new chunks are packed in file order, so a later pull reads neighbours."""
+    recipes = [store.recipe(oid) for oid in oids]
+    plan = PushPlan(recipes)
+    if not recipes:
+        return plan
+    there = remote_chunks(remote, index_cache_dir(store, remote), jobs=jobs)
+    local = store.chunk_index()
+    missing: dict[bytes, tuple[Path, int, int]] = {}
+    for recipe in recipes:
+        for chunk_id, _length in recipe.chunks:
+            if chunk_id in missing or there.locate(chunk_id) is not None:
+                continue
+            where = local.locate(chunk_id)
+            if where is None:
+                local.refresh()
+                where = local.locate(chunk_id)
+            if where is None:
+                raise RemoteError(f"cannot push {recipe.oid}: its chunk {chunk_id.hex()} is in "
+                                  "no pack of this cache; run `git model fsck --repair`")
+            missing[chunk_id] = where
+    plan.missing_chunks = len(missing)
+    plan.missing_bytes = sum(length for _, _, length in missing.values())
+    per_pack: dict[Path, int] = {}
+    for pack, _offset, length in missing.values():
+        per_pack[pack] = per_pack.get(pack, 0) + length
+    whole = set()
+    for pack, needed in per_pack.items():
+        with contextlib.suppress(OSError):
+            held = pack.stat().st_size - len(PACK_MAGIC)
+            if held >= REUSE_PACK_MIN and needed >= REUSE_PACK_SHARE * held:
+                whole.add(pack)
+    plan.whole_packs = sorted(whole)
+    plan.bytes = sum(p.stat().st_size for p in plan.whole_packs)
+    group: list[tuple[bytes, Path, int, int]] = []
+    filled = 0
+    for chunk_id, (pack, offset, length) in missing.items():
+        if pack in whole:
+            continue
+        if group and filled + length > MAX_PACK_BYTES:
+            plan.new_packs.append(group)
+            group, filled = [], 0
+        group.append((chunk_id, pack, offset, length))
+        filled += length
+    if group:
+        plan.new_packs.append(group)
+    plan.bytes += sum(len(PACK_MAGIC) + sum(c[3] for c in g) for g in plan.new_packs)
+    return plan
+
+
+def push_chunked(store: ObjectStore, remote: ObjectRemote, plan: PushPlan, *,
+                 jobs: int = DEFAULT_JOBS, progress: Progress | None = None,
+                 uploaded: Callable[[str], None] | None = None) -> int:
+    """Send ``plan``: every pack (each before its index), and only then the recipes. Returns
+    the bytes sent; ``uploaded(oid)`` is called for each recipe once it is there."""
+    sent = [0]
+    lock = threading.Lock()
+    cache = index_cache_dir(store, remote)
+    scratch = store.root / "tmp" / f"push-{uuid.uuid4().hex}"
+
+    def count(n: int) -> None:
+        with lock:
+            sent[0] += n
+
+    def send_pack(item: Path | list[tuple[bytes, Path, int, int]], tick: Progress) -> None:
+        if isinstance(item, Path):
+            pack, index = item, item.with_suffix(".idx")
+            name = pack.name[len("pack-"):-len(".pack")]
+            _send_pair(remote, name, pack, index.read_bytes(), tick, count)
+            _write_atomic(cache / index.name, index.read_bytes())
+            return
+        pack, data, name = _build_pack(item, scratch)
+        try:
+            _send_pair(remote, name, pack, data, tick, count)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                pack.unlink()
+        _write_atomic(cache / f"pack-{name}.idx", data)
+
+    items: list[Path | list[tuple[bytes, Path, int, int]]] = [*plan.whole_packs, *plan.new_packs]
+    try:
+        run_parallel(items, send_pack, jobs, progress)
+    except (Cancelled, KeyboardInterrupt, RemoteError):
+        raise
+    except Exception as exc:
+        raise explain(exc, remote, "uploading packs to") from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    # every chunk of every recipe is now in an indexed pack there: the recipes may go up
+    def send_recipe(recipe: Recipe, _tick: Progress) -> None:
+        data = recipe.encode()
+        remote.put_bytes(recipe_key(recipe.oid), data)
+        count(len(data))
+        if uploaded is not None:
+            uploaded(recipe.oid)
+
+    try:
+        run_parallel(plan.recipes, send_recipe, jobs)
+    except (Cancelled, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        raise explain(exc, remote, "uploading recipes to") from None
+    return sent[0]
+
+
+def _send_pair(remote: ObjectRemote, name: str, pack: Path, index: bytes, tick: Progress,
+               count: Callable[[int], None]) -> None:
+    def relay(n: int) -> None:
+        count(n)
+        tick(n)
+
+    remote.put_key(pack_key(name), pack, relay)
+    remote.put_bytes(index_key(name), index)  # after its pack, always (the spec's order)
+    count(len(index))
+
+
+def _build_pack(chunks: Iterable[tuple[bytes, Path, int, int]], scratch: Path
+                ) -> tuple[Path, bytes, str]:
+    """One pack of ``chunks`` read from local packs, in ``scratch``: (pack path, index bytes,
+    name)."""
+    own = scratch / uuid.uuid4().hex
+    packs_dir = own / "packs"
+    with PackWriter(own / "tmp", packs_dir, fsync=False) as writer:
+        handles: dict[Path, int] = {}
+        try:
+            for chunk_id, source, offset, length in chunks:
+                fd = handles.get(source)
+                if fd is None:
+                    fd = handles[source] = os.open(source, os.O_RDONLY)
+                data = os.pread(fd, length, offset)
+                if len(data) != length:
+                    raise RemoteError(f"local pack {source} is shorter than its index says; "
+                                      "run `git model fsck --repair`")
+                writer.add(chunk_id, data)
+        finally:
+            for fd in handles.values():
+                os.close(fd)
+        (name,) = writer.finish()
+    pack = packs_dir / f"pack-{name}.pack"
+    return pack, (packs_dir / f"pack-{name}.idx").read_bytes(), name
+
+
+# -- fetch --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Span:
+    """One range request: bytes ``start``..``end`` of a pack, holding ``chunks``."""
+
+    pack: str
+    start: int
+    end: int
+    chunks: tuple[tuple[bytes, int, int], ...]  # id, offset in the pack, length
+
+
+def plan_spans(needed: dict[bytes, tuple[str, int, int]], packsizes: dict[str, int]
+               ) -> list[_Span]:
+    """Range requests covering ``needed`` (id -> pack, offset, length): neighbours coalesced,
+    the whole of a pack when most of it is needed, none longer than :data:`MAX_SPAN` unless
+    one chunk is."""
+    by_pack: dict[str, list[tuple[int, int, bytes]]] = {}
+    for chunk_id, (pack, offset, length) in needed.items():
+        by_pack.setdefault(pack, []).append((offset, length, chunk_id))
+    spans: list[_Span] = []
+    for pack, chunks in sorted(by_pack.items()):
+        chunks.sort()
+        total = sum(length for _, length, _ in chunks)
+        gap = packsizes[pack] if total >= WHOLE_PACK_SHARE * packsizes[pack] else COALESCE_GAP
+        current: list[tuple[bytes, int, int]] = []
+        start = end = 0
+        for offset, length, chunk_id in chunks:
+            if current and (offset - end > gap or offset + length - start > MAX_SPAN):
+                spans.append(_Span(pack, start, end, tuple(current)))
+                current = []
+            if not current:
+                start = offset
+            current.append((chunk_id, offset, length))
+            end = max(end, offset + length)
+        if current:
+            spans.append(_Span(pack, start, end, tuple(current)))
+    return spans
+
+
+@dataclass
+class FetchPlan:
+    """What a fetch of chunked objects downloads: their recipes (already read), then ``spans``."""
+
+    oids: list[str]
+    recipes: dict[str, Recipe]
+    owner: dict[bytes, str]  # chunk -> the object whose writer takes it
+    spans: list[_Span]
+    bytes: int = 0  # pack bytes the spans read
+    meta_bytes: int = 0  # recipes and indexes already downloaded while planning
+    chunks: int = 0
+
+
+def plan_fetch(store: ObjectStore, remote: ObjectRemote, oids: Sequence[str], *,
+               jobs: int = DEFAULT_JOBS, describe: Callable[[str], str] = lambda oid: oid
+               ) -> FetchPlan:
+    """Read the recipes of ``oids`` (decoded as untrusted: each must describe its own oid) and,
+    when the cache lacks some of their chunks, the remote's indexes; plan the range reads."""
+    recipes: dict[str, Recipe] = {}
+    lock = threading.Lock()
+    meta = [0]
+
+    def get_recipe(oid: str, _tick: Progress) -> None:
+        key = recipe_key(oid)
+        where = f"{remote.url.rstrip('/')}/{key}"
+        data = remote.get_bytes(key)
+        try:
+            recipe = Recipe.decode(data, expected_oid=oid, source=f"recipe {where}")
+        except StoreFormatError as exc:
+            raise RemoteError(f"the recipe of {describe(oid)} on remote {remote.url} is "
+                              f"damaged ({exc.problem}), so nothing was fetched; whoever can "
+                              f"should delete {where} and push the object again") from None
+        with lock:
+            recipes[oid] = recipe
+            meta[0] += len(data)
+
+    _run(remote, list(oids), get_recipe, jobs, "downloading recipes from")
+    local = store.chunk_index()
+    local.refresh()
+    # each chunk is fetched once, into the writer of the first object that needs it; objects
+    # are adopted in that order, so a later one finds it installed by an earlier one
+    owner: dict[bytes, str] = {}
+    for oid in oids:
+        for chunk_id, _length in recipes[oid].chunks:
+            if chunk_id not in local and chunk_id not in owner:
+                owner[chunk_id] = oid
+    plan = FetchPlan(list(oids), recipes, owner, [])
+    if not owner:
+        plan.meta_bytes = meta[0]
+        return plan
+    there = remote_chunks(remote, index_cache_dir(store, remote), jobs=jobs)
+    meta[0] += there.index_bytes
+    needed: dict[bytes, tuple[str, int, int]] = {}
+    for chunk_id, oid in owner.items():
+        where = there.locate(chunk_id)
+        if where is None:
+            damaged = "; ".join(f"pack-{n}.idx: {why}" for n, why in sorted(there.damaged.items()))
+            raise RemoteError(
+                f"remote {remote.url} has the recipe of {describe(oid)} but not its chunk "
+                f"{chunk_id.hex()} in any indexed pack"
+                + (f" (refused: {damaged})" if damaged else "")
+                + "; nothing was fetched; a clone that has the object should run "
+                  "`git model push` again")
+        needed[chunk_id] = where
+    plan.spans = plan_spans(needed, there.packsizes)
+    plan.bytes = sum(span.end - span.start for span in plan.spans)
+    plan.meta_bytes = meta[0]
+    plan.chunks = len(needed)
+    return plan
+
+
+@dataclass
+class FetchResult:
+    fetched: list[str] = field(default_factory=list)
+    bytes: int = 0  # pack bytes downloaded (range reads)
+    chunks: int = 0  # chunks downloaded
+    ranges: int = 0  # range requests made
+
+
+def fetch_chunked(store: ObjectStore, remote: ObjectRemote, plan: FetchPlan, *,
+                  jobs: int = DEFAULT_JOBS, progress: Progress | None = None,
+                  describe: Callable[[str], str] = lambda oid: oid,
+                  fetched: Callable[[str], None] | None = None) -> FetchResult:
+    """Carry out ``plan``: read its ranges, each chunk checked against its id as it enters a
+    pending pack; then rebuild each object through the cache's packs and the pending ones and,
+    only if it hashes to its sha256, install its packs and recipe. A tampered pack, index or
+    recipe raises :class:`RemoteError` with nothing of it in the cache."""
+    result = FetchResult()
+    lock = threading.Lock()
+    writers = {oid: store.incoming_pack(source=f"remote {remote.url}") for oid in plan.oids}
+    try:
+        def read(span: _Span, tick: Progress) -> None:
+            key = pack_key(span.pack)
+            data = remote.read_range(key, span.start, span.end)
+            if len(data) != span.end - span.start:
+                raise RemoteError(f"pack {key} on remote {remote.url} is shorter than its "
+                                  "index says; nothing was fetched from it")
+            tick(len(data))
+            view = memoryview(data)
+            with lock:  # a PackWriter is one stream: one writer at a time
+                result.bytes += len(data)
+                result.ranges += 1
+                for chunk_id, offset, length in span.chunks:
+                    part = view[offset - span.start:offset - span.start + length]
+                    try:
+                        writers[plan.owner[chunk_id]].add(chunk_id, part)
+                    except CorruptChunkError:
+                        raise RemoteError(
+                            f"pack {key} on remote {remote.url} is corrupt: chunk "
+                            f"{chunk_id.hex()} does not hash to its id, so nothing from it "
+                            "entered the cache; whoever can should delete that pack and its "
+                            "index and push again from a clone that has the objects") from None
+                    result.chunks += 1
+
+        _run(remote, plan.spans, read, jobs, "downloading packs from", progress)
+        for oid in plan.oids:
+            try:
+                store.adopt_chunked(plan.recipes[oid], writers.pop(oid),
+                                    source=f"remote {remote.url}")
+            except CorruptObjectError as exc:
+                raise RemoteError(
+                    f"object {describe(oid)} rebuilt from remote {remote.url} hashes to "
+                    f"{exc.actual}, so it was not put in the cache; whoever can should delete "
+                    f"its recipe {recipe_key(oid)} there and push it again") from None
+            except StoreFormatError as exc:
+                raise RemoteError(f"cannot rebuild {describe(oid)} from remote {remote.url}: "
+                                  f"{exc.problem}") from None
+            result.fetched.append(oid)
+            if fetched is not None:
+                fetched(oid)
+    finally:
+        for writer in writers.values():
+            writer.abort()
+    return result
+
+
+def _run(remote: ObjectRemote, items: Sequence[object], work: Callable[..., None], jobs: int,
+         doing: str, progress: Progress | None = None) -> None:
+    try:
+        run_parallel(items, work, jobs, progress)
+    except (Cancelled, KeyboardInterrupt, RemoteError):
+        raise
+    except Exception as exc:
+        raise explain(exc, remote, doing) from None
+
+
+# -- a chunked object as one file, without a store ----------------------------------------------
+
+def download_whole(remote: ObjectRemote, oid: str, target: Path, progress: Progress) -> None:
+    """Write the whole bytes of the chunked ``oid`` to ``target``, from its recipe and packs on
+    ``remote`` (every chunk checked against its id; the caller checks the sha256, as for any
+    download). For readers that want a file and have no store to rebuild into: fsck's remote
+    checks and repairs, a remote gc's copy to an archive. Reads every index (nothing cached)."""
+    key = recipe_key(oid)
+    where = f"{remote.url.rstrip('/')}/{key}"
+    try:
+        data = remote.get_bytes(key)
+    except RemoteKeyMissing:
+        from gitmodel.remote.backends import RemoteObjectMissing
+
+        raise RemoteObjectMissing(oid, remote.url) from None
+    try:
+        recipe = Recipe.decode(data, expected_oid=oid, source=f"recipe {where}")
+    except StoreFormatError as exc:
+        raise RemoteError(f"the recipe of {oid} on remote {remote.url} is damaged "
+                          f"({exc.problem}); whoever can should delete {where} and push the "
+                          "object again") from None
+    there = remote_chunks(remote, None)
+    positions: dict[bytes, list[int]] = {}
+    needed: dict[bytes, tuple[str, int, int]] = {}
+    at = 0
+    for chunk_id, length in recipe.chunks:
+        found = there.locate(chunk_id)
+        if found is None or found[2] != length:
+            raise RemoteError(f"remote {remote.url} has the recipe of {oid} but not its chunk "
+                              f"{chunk_id.hex()} in any indexed pack; a clone that has the "
+                              "object should run `git model push` again")
+        needed[chunk_id] = found
+        positions.setdefault(chunk_id, []).append(at)
+        at += length
+    with open(target, "wb") as out:
+        out.truncate(recipe.size)
+        fd = out.fileno()
+
+        def read(span: _Span, tick: Progress) -> None:
+            key = pack_key(span.pack)
+            data = remote.read_range(key, span.start, span.end)
+            if len(data) != span.end - span.start:
+                raise RemoteError(f"pack {key} on remote {remote.url} is shorter than its "
+                                  "index says")
+            view = memoryview(data)
+            for chunk_id, offset, length in span.chunks:
+                part = view[offset - span.start:offset - span.start + length]
+                actual = blake3_digest(part)
+                if actual != chunk_id:
+                    raise CorruptChunkError(chunk_id, actual, f"{remote.url}/{key}")
+                for position in positions[chunk_id]:
+                    os.pwrite(fd, part, position)
+            tick(len(data))
+
+        run_parallel(plan_spans(needed, there.packsizes), read, DEFAULT_JOBS, progress)
