@@ -180,6 +180,7 @@ def gc(
             if not typer.confirm("delete them?", default=False, err=True):
                 raise GitmodelError("nothing was removed")
     removal = None
+    rewrite_dead = ws.config.gc.pack_rewrite_dead
     if not dry_run:
         bar = ProgressBar("removing", sum(s for _, s in plan.remove))
         try:
@@ -188,9 +189,15 @@ def gc(
                                       progress=bar)
             removal.rescue_entries = store_gc.prune_rescue_log(
                 ws.store, retention.expired_rescue(plan, ws.store))
+            # the released recipes are gone: now the chunks no remaining recipe names
+            pack_plan, removal.packs = store_gc.clean_packs(
+                ws.store, time.time(), grace=rules.grace, rewrite_dead=rewrite_dead)
         finally:
             bar.close()
-    _report_gc(plan, removal, dry_run, as_json)
+    else:
+        pack_plan = store_gc.preview_packs(ws.store, time.time(), [o for o, _ in plan.remove],
+                                           grace=rules.grace, rewrite_dead=rewrite_dead)
+    _report_gc(plan, removal, dry_run, as_json, pack_plan, ws.store)
 
 
 _KEPT_TEXT = {
@@ -288,10 +295,31 @@ def _print_remote_plan(plan: Any, *, dry_run: bool) -> None:
         typer.echo(f"released objects are copied to {plan.archive_to} and verified first")
 
 
-def _report_gc(plan: Any, removal: Any, dry_run: bool, as_json: bool) -> None:
+def _packs_json(pack_plan: Any, removal: Any) -> dict[str, Any]:
+    done = removal.packs if removal is not None else None
+    return {
+        "plan": [p.to_json() for p in pack_plan.packs if p.action != "keep"],
+        "kept": len(pack_plan.of("keep")), "young": len(pack_plan.of("young")),
+        "rewrite": len(pack_plan.of("rewrite")), "delete": len(pack_plan.of("delete")),
+        "orphan": len(pack_plan.of("orphan")), "damaged": len(pack_plan.of("damaged")),
+        "would_move": pack_plan.moved, "would_free": pack_plan.freed,
+        "rewritten": [{"pack": old.pack.name, "into": [f"pack-{n}.pack" for n in new]}
+                      for old, new in done.rewritten] if done else [],
+        "deleted": [p.pack.name for p in done.deleted] if done else [],
+        "spared": [p.pack.name for p in done.spared] if done else [],
+        "moved": done.moved if done else 0,
+        "freed": done.freed if done else 0,
+    }
+
+
+def _report_gc(plan: Any, removal: Any, dry_run: bool, as_json: bool, pack_plan: Any,
+               store: Any) -> None:
     removed = plan.remove if removal is None else removal.objects
     scratch = plan.scratch if removal is None else removal.scratch
-    freed = sum(s for _, s in removed) + sum(s.size for s in scratch)
+    if removal is None:
+        freed = (store_freed(store, removed) + sum(s.size for s in scratch) + pack_plan.freed)
+    else:
+        freed = removal.freed
     kept = plan.kept_by_rule()
     removed_ids = {oid for oid, _ in removed}
     if as_json:
@@ -309,8 +337,11 @@ def _report_gc(plan: Any, removal: Any, dry_run: bool, as_json: bool) -> None:
                 and plan.reason(oid)],
             "unpushed": [{"oid": oid, "size": size} for oid, size in plan.unpushed],
             "rescue_entries_dropped": removal.rescue_entries if removal else 0,
-            "failed": [{"what": w, "why": y} for w, y in (removal.failed if removal else [])],
-            "problems": plan.problems,
+            "packs": _packs_json(pack_plan, removal),
+            "failed": [{"what": w, "why": y} for w, y in (removal.failed if removal else [])]
+            + [{"what": w, "why": y} for w, y in
+               (removal.packs.failed if removal and removal.packs else [])],
+            "problems": plan.problems + pack_plan.problems,
         })
         return
     verb = "would remove" if dry_run else "removed"
@@ -318,6 +349,7 @@ def _report_gc(plan: Any, removal: Any, dry_run: bool, as_json: bool) -> None:
                + (f", and {len(scratch)} scratch item(s), "
                   f"{human_size(sum(s.size for s in scratch))}" if scratch else "")
                + f"; {'would free' if dry_run else 'freed'} {human_size(freed)}")
+    _print_packs(pack_plan, removal, dry_run)
     total_kept = sum(n for n, _ in kept.values())
     if total_kept:
         typer.echo(f"kept {total_kept} object(s), "
@@ -328,11 +360,36 @@ def _report_gc(plan: Any, removal: Any, dry_run: bool, as_json: bool) -> None:
     if plan.remote is None and plan.unpushed:
         typer.echo("no model remote is configured, so nothing the cache holds has another "
                    "copy; add one with `git model remote add` and push")
-    for problem in plan.problems:
+    for problem in plan.problems + pack_plan.problems:
         err(f"warning: {problem}")
     if removal is not None:
-        for what, why in removal.failed:
+        for what, why in removal.failed + (removal.packs.failed if removal.packs else []):
             err(f"error: could not remove {what}: {why}")
+
+
+def store_freed(store: Any, removed: Any) -> int:
+    from gitmodel.store.gc import stored_freed
+
+    return stored_freed(store, removed)
+
+
+def _print_packs(pack_plan: Any, removal: Any, dry_run: bool) -> None:
+    """One line on packs when there is something to say."""
+    done = removal.packs if removal is not None else None
+    if dry_run or done is None:
+        rewrite, delete = pack_plan.of("rewrite"), pack_plan.of("delete") + pack_plan.of("orphan")
+        if rewrite or delete:
+            typer.echo(f"packs: would rewrite {len(rewrite)} (copying "
+                       f"{human_size(pack_plan.moved)} of live chunks) and delete "
+                       f"{len(delete)}, freeing {human_size(pack_plan.freed)}")
+    elif done.rewritten or done.deleted:
+        typer.echo(f"packs: rewrote {len(done.rewritten)} (copied {human_size(done.moved)} of "
+                   f"live chunks) and deleted {len(done.deleted)}, freed {human_size(done.freed)}")
+    young = pack_plan.of("young")
+    if young:
+        typer.echo(f"packs: {len(young)} with dead chunks kept, younger than the grace period")
+    if done is not None and done.spared:
+        typer.echo(f"packs: {len(done.spared)} kept, touched by an add while gc ran")
 
 
 # -- du ---------------------------------------------------------------------------------------
