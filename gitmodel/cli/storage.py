@@ -392,6 +392,65 @@ def _print_packs(pack_plan: Any, removal: Any, dry_run: bool) -> None:
         typer.echo(f"packs: {len(done.spared)} kept, touched by an add while gc ran")
 
 
+# -- repack -----------------------------------------------------------------------------------
+
+@app.command()
+def repack(
+    dry_run: Annotated[bool, typer.Option("--dry-run", "-n",
+                                          help="Show what would change; change nothing.")
+                       ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Chunk whole objects at or above the chunk threshold, and merge small packs.
+
+    Each object is converted on its own (its recipe is verified by a rebuild before the whole
+    object is deleted), so an interrupted repack leaves every version readable and a re-run
+    finishes the job. The threshold is [store] chunk-threshold; with chunking off, only packs
+    are merged.
+    """
+    from gitmodel.store import repack as repack_mod
+
+    ws = api.open_workspace()
+    threshold = ws.config.chunk_threshold
+    bar = ProgressBar("repacking")
+    try:
+        result = repack_mod.repack(ws.store, threshold, dry_run=dry_run, progress=bar)
+    finally:
+        bar.close()
+    plan = result.plan
+    if as_json:
+        dump_json({
+            "dry_run": dry_run, "chunk_threshold": threshold,
+            "convert": [{"oid": o, "size": s} for o, s in plan.convert],
+            "converted": [{"oid": o, "size": s} for o, s in result.converted],
+            "merge": [{"pack": p.name, "size": s} for p, s in plan.merge],
+            "merged": [p.name for p in result.merged],
+            "into": [f"pack-{n}.pack" for n in result.into],
+            "bytes_before": result.bytes_before, "bytes_after": result.bytes_after,
+            "failed": [{"what": w, "why": y} for w, y in result.failed],
+            "problems": plan.problems,
+        })
+    else:
+        if dry_run:
+            typer.echo(f"would chunk {len(plan.convert)} whole object(s), "
+                       f"{human_size(sum(s for _, s in plan.convert))}, and merge "
+                       f"{len(plan.merge)} small pack(s)")
+        else:
+            typer.echo(f"chunked {len(result.converted)} whole object(s), "
+                       f"{human_size(sum(s for _, s in result.converted))}; merged "
+                       f"{len(result.merged)} small pack(s) into {len(result.into)}; the store "
+                       f"went from {human_size(result.bytes_before)} to "
+                       f"{human_size(result.bytes_after)}")
+        if threshold is None:
+            typer.echo("chunking is off ([store] chunk-threshold): no object was chunked")
+        for problem in plan.problems:
+            err(f"warning: {problem}")
+        for what, why in result.failed:
+            err(f"error: {what}: {why}")
+    if result.failed:
+        raise typer.Exit(1)
+
+
 # -- du ---------------------------------------------------------------------------------------
 
 @app.command()

@@ -440,6 +440,39 @@ class ObjectStore:
         self._write_small(self._recipe_path(recipe.oid), recipe.encode(), prefix="recipe-")
         self.chunk_index().refresh()
 
+    def convert_to_chunked(self, oid: str) -> bool:
+        """Turn the whole-file object ``oid`` into a chunked one (``git model repack``): chunk it
+        into packs, write its recipe, check that the packs rebuild its sha256, and only then
+        delete the whole object and its digest. Each step leaves ``oid`` readable: a kill
+        before the delete leaves both forms (readers take either), and a re-run finishes.
+        False when it is not a whole object here; :class:`CorruptObjectError` when its bytes
+        do not match its name (it is then left as it is, for fsck)."""
+        path = self._path(oid)
+        try:
+            with open(path, "rb") as src:
+                recipe, writer, _reused = self._chunk_pass(src, None)
+        except FileNotFoundError:
+            return False
+        if recipe is None:
+            writer.abort()
+            return False  # the empty file is never chunked
+        if recipe.oid != oid:
+            writer.abort()
+            raise CorruptObjectError(oid, recipe.oid, f"cache object {path}")
+        writer.finish()
+        recipe_path = self._recipe_path(oid)
+        if not recipe_path.is_file():
+            self._write_small(recipe_path, recipe.encode(), prefix="recipe-")
+        self.chunk_index().refresh()
+        actual = self.rehash_chunked(oid)  # verified by rebuilding, before the delete
+        if actual != oid:
+            raise CorruptObjectError(oid, actual, f"rebuilt from {self.packs_dir}")
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            self._digest_path(oid).unlink()
+        return True
+
     def incoming_pack(self, *, source: str = "the remote") -> PackWriter:
         """A PackWriter for chunks downloaded from ``source``: each is checked against its id
         as it is added; nothing is installed until :meth:`adopt_chunked` has checked the whole
