@@ -486,16 +486,25 @@ def du(
         plan = retention.plan_local(ws.root, rules, time.time(), ws.store,
                                     remote_has=known if has is not None else None,
                                     remote=label, progress=status)
+        from gitmodel.store.usage import StoredBytes
+
+        status("reading recipes and pack indexes")
+        usage = StoredBytes(ws.store)
     finally:
         status.close()
-    report = _du_report(refs, plan, answer)
+    report = _du_report(refs, plan, answer, usage)
     if as_json:
         dump_json(report)
         return
     _print_du(report)
 
 
-def _du_report(refs: Any, plan: Any, on_remote: set[str] | None) -> dict[str, Any]:
+def _ratio(logical: int, stored: int) -> float | None:
+    return round(logical / stored, 3) if stored else None
+
+
+def _du_report(refs: Any, plan: Any, on_remote: set[str] | None, usage: Any
+               ) -> dict[str, Any]:
     cached = plan.cached
     models: dict[str, dict[str, Any]] = {}
     namers: dict[str, set[str]] = {}  # oid -> "model@version" or "model" that name it
@@ -524,13 +533,24 @@ def _du_report(refs: Any, plan: Any, on_remote: set[str] | None) -> dict[str, An
                 "version": version,
                 "bytes": sum(s for _, s in objs),
                 "cached_bytes": sum(s for o, s in objs if o in cached),
+                "stored_bytes": usage.of(o for o, _ in objs),
                 "shared_bytes": sum(s for o, s in objs if o in shared),
             })
+        # the model's versions together: logical bytes of what is cached, and what they take
+        # with each chunk counted once (dedup ratio = logical / stored)
+        version_oids = {o for objs in entry["versions"].values() for o, _ in objs}
+        logical = sum(s for o, s in {(o, s) for objs in entry["versions"].values()
+                                     for o, s in objs} if o in cached)
+        stored = usage.of(version_oids)
         out_models.append({
             "model": name,
             "objects": len(objects),
             "bytes": sum(s for _, s in objects),
             "cached_bytes": sum(s for o, s in objects if o in cached),
+            "stored_bytes": usage.of(o for o, _ in objects),
+            "versions_logical_bytes": logical,
+            "versions_stored_bytes": stored,
+            "dedup_ratio": _ratio(logical, stored),
             "versions": versions,
         })
     cache_bytes = sum(size for size, _ in cached.values())
@@ -544,6 +564,10 @@ def _du_report(refs: Any, plan: Any, on_remote: set[str] | None) -> dict[str, An
         "only_local_bytes": None,
         "only_remote_bytes": None,
         "gc_would_free": plan.freed,
+        "logical_bytes": cache_bytes,
+        "stored_bytes": usage.on_disk,
+        "dedup_ratio": _ratio(cache_bytes, usage.on_disk),
+        "chunked_objects": sum(1 for o in cached if o in usage.recipes and o not in usage.whole),
     }
     if on_remote is not None:
         sizes = {o: u[0].size for o, u in refs.items() if u}
@@ -558,17 +582,25 @@ def _du_report(refs: Any, plan: Any, on_remote: set[str] | None) -> dict[str, An
 
 def _print_du(report: dict[str, Any]) -> None:
     totals = report["totals"]
+    ratio = f", dedup {totals['dedup_ratio']:.2f}x" if totals["dedup_ratio"] else ""
     typer.echo(f"cache: {totals['cache_objects']} object(s), {human_size(totals['cache_bytes'])}"
-               f" ({human_size(totals['shared_bytes'])} shared by several versions or models)")
+               f" ({human_size(totals['shared_bytes'])} shared by several versions or models);"
+               f" stored in {human_size(totals['stored_bytes'])}{ratio}")
     for model in report["models"]:
         name = model["model"] if model["model"] != "?" else "(invalid model files)"
         typer.echo(f"  {name}: {human_size(model['cached_bytes'])} cached of "
-                   f"{human_size(model['bytes'])} named")
+                   f"{human_size(model['bytes'])} named, stored in "
+                   f"{human_size(model['stored_bytes'])}")
+        if model["dedup_ratio"]:
+            typer.echo(f"    versions: {human_size(model['versions_logical_bytes'])} in "
+                       f"{human_size(model['versions_stored_bytes'])}, dedup ratio "
+                       f"{model['dedup_ratio']:.2f}x")
         for ver in model["versions"]:
             shared = (f", {human_size(ver['shared_bytes'])} shared" if ver["shared_bytes"]
                       else "")
             typer.echo(f"    {ver['version']}: {human_size(ver['cached_bytes'])} cached of "
-                       f"{human_size(ver['bytes'])}{shared}")
+                       f"{human_size(ver['bytes'])}, stored in "
+                       f"{human_size(ver['stored_bytes'])}{shared}")
     if totals["unreferenced_objects"]:
         typer.echo(f"  named by no model file: {totals['unreferenced_objects']} object(s), "
                    f"{human_size(totals['unreferenced_bytes'])}")
@@ -646,6 +678,12 @@ def _print_fsck(report: Any) -> None:
                 typer.echo(f"  {'':14} named by {', '.join(names)}{more}")
             if finding.quarantined_to:
                 typer.echo(f"  {'':14} the corrupt bytes are in {finding.quarantined_to}")
+    if report.packs_checked:
+        typer.echo(f"checked {report.chunks_checked} chunk(s) in {report.packs_checked} "
+                   "pack(s) against their BLAKE3 ids")
+    for pack in report.packs:
+        state = "repaired" if pack.repaired else pack.problem
+        typer.echo(f"pack {pack.pack}: {state}: {pack.detail}")
     if report.orphans:
         total = sum(o.size for o in report.orphans)
         typer.echo(f"orphaned: {len(report.orphans)} object(s), {human_size(total)} named by no "
@@ -662,7 +700,9 @@ def _print_fsck(report: Any) -> None:
         err(f"note: {note}")
     counts = {p: len(report.of(p)) for p in
               ("corrupt", "unreadable", "missing", "not-on-remote", "remote-corrupt")}
-    repaired = sum(1 for f in report.findings if f.repaired)
+    counts["bad pack"] = len(report.packs)
+    repaired = sum(1 for f in report.findings if f.repaired) + sum(
+        1 for p in report.packs if p.repaired)
     summary = ", ".join(f"{n} {p}" for p, n in counts.items() if n)
     if not summary:
         typer.echo("fsck: every object is where it should be, with the right bytes")

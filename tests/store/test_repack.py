@@ -126,7 +126,7 @@ def test_repack_cli_then_checkout_is_byte_identical(tmp_path: Path) -> None:
     assert recipes_are_whole(cache) == 3
     after = json.loads(repo.model("repack", "--json").stdout)
     assert after["bytes_after"] < sum(len(d) for d in datas) * 0.6  # the shared bytes once
-    for n, data in enumerate(datas):
+    for n in range(len(datas)):
         (repo.root / f"models/m{n}.bin").unlink()
     repo.model("checkout")
     for n, data in enumerate(datas):
@@ -264,7 +264,7 @@ def test_kill_during_a_pack_rewriting_gc_leaves_every_needed_oid_readable(
     print(f"{midway} of {KILLS} kills came after the pack pass began")
     assert midway >= KILLS // 5
     subprocess.run(cmd, cwd=repo.root, check=True, capture_output=True)
-    for k, data in enumerate(needed):
+    for k in range(len(needed)):
         (repo.root / f"models/m{k}.bin").unlink()
     repo.model("checkout")
     for k, data in enumerate(needed):
