@@ -117,15 +117,6 @@ def rehash(store: ObjectStore, oids: Iterable[str] | None = None, *, jobs: int |
     # largest first: one big object started last would leave the other core idle meanwhile
     sized.sort(reverse=True)
     lock = threading.Lock()
-    # Chunked objects: every chunk of every pack is checked once against its BLAKE3 id (both
-    # cores), then each recipe is checked (its own checksum) and its chunks looked up in that
-    # result. The recipe's sha256 was checked when its chunks were hashed in (add, fetch), so
-    # sound chunks in recipe order make its bytes (docs/store-format.md; issue 11).
-    chunked = {oid for _, oid in sized if store.is_chunked(oid)}
-    if chunked:
-        report.packs = check_packs(store.packs_dir, jobs=report.jobs)
-        store.forget_chunk_map()
-
     stop = threading.Event()
 
     def tick(n: int) -> None:
@@ -134,6 +125,22 @@ def rehash(store: ObjectStore, oids: Iterable[str] | None = None, *, jobs: int |
         if progress is not None:
             with lock:
                 progress(n)
+
+    # Chunked objects: every chunk of every pack is checked once against its BLAKE3 id (both
+    # cores), then each recipe is checked (its own checksum) and its chunks looked up in that
+    # result. The recipe's sha256 was checked when its chunks were hashed in (add, fetch), so
+    # sound chunks in recipe order make its bytes (docs/store-format.md; issue 11).
+    chunked = {oid for _, oid in sized if store.is_chunked(oid)}
+    if plan is not None:
+        # the bytes read: whole objects, and the packs once (not each chunked file's size)
+        pack_bytes = sum(_size_of(p) for p in store.packs_dir.glob("pack-*.pack")) \
+            if chunked else 0
+        plan(len(sized), sum(size for size, oid in sized if oid not in chunked) + pack_bytes)
+        plan = None
+    if chunked:
+        report.packs = check_packs(store.packs_dir, jobs=report.jobs,
+                                   progress=None if progress is None else tick)
+        store.forget_chunk_map()
 
     def check(item: tuple[int, str]) -> None:
         size, oid = item
@@ -179,6 +186,13 @@ def rehash(store: ObjectStore, oids: Iterable[str] | None = None, *, jobs: int |
     report.unreadable.sort(key=lambda u: u.oid)
     report.seconds = time.monotonic() - started
     return report
+
+
+def _size_of(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _chunked_problem(store: ObjectStore, oid: str, packs: PackCheck) -> str:
