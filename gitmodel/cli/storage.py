@@ -490,9 +490,19 @@ def du(
 
         status("reading recipes and pack indexes")
         usage = StoredBytes(ws.store)
+        # what gc would free on disk: whole objects, scratch, and the pack pass after the
+        # released recipes went (a chunked object's logical size frees nothing by itself)
+        from gitmodel.store import gc as store_gc
+
+        packs = store_gc.preview_packs(ws.store, time.time(), [o for o, _ in plan.remove],
+                                       grace=rules.grace,
+                                       rewrite_dead=ws.config.gc.pack_rewrite_dead)
+        would_free = (store_gc.stored_freed(ws.store, plan.remove)
+                      + sum(s.size for s in plan.scratch) + packs.freed)
     finally:
         status.close()
     report = _du_report(refs, plan, answer, usage)
+    report["totals"]["gc_would_free"] = would_free
     if as_json:
         dump_json(report)
         return
