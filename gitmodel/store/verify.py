@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitmodel.errors import StoreFormatError
+from gitmodel.errors import ObjectMissingError, StoreFormatError
 from gitmodel.hashing import CHUNK_SIZE, OID_PREFIX, Progress
 from gitmodel.store.objects import ObjectStore, is_oid
 from gitmodel.store.packcheck import PackCheck, check_packs
@@ -148,7 +148,10 @@ def rehash(store: ObjectStore, oids: Iterable[str] | None = None, *, jobs: int |
             # the path itself, not object_path(): that refuses a non-file, which is worth
             # reporting as unreadable here
             if oid in chunked and report.packs is not None:
-                bad = _chunked_problem(store, oid, report.packs)
+                try:
+                    bad = _chunked_problem(store, oid, report.packs)
+                except ObjectMissingError:
+                    return  # its recipe went since it was listed (a gc meanwhile)
                 with lock:
                     report.checked += 1
                     report.bytes += size
