@@ -12,7 +12,10 @@ Builds repos with ``git fast-import`` (no hooks, no hashing of real bytes):
         model files over --objects/4 commits:
         git model du                               target <= 1 s at 1,000 objects
         git model gc --grace 0 --keep-days 0 --keep-versions 0   (removes 3/4 of them)
-        git lfs prune / dvc gc on the same objects as LFS pointers / .dvc files, when installed
+        remote gc of its directory remote, release-untagged-after = 1d (all but the tips),
+            timed in-process, its backend's listing calls counted (target: a constant few)
+        git lfs prune / dvc gc on the same objects as LFS pointers / .dvc files, and
+            dvc gc --cloud on a DVC directory remote holding them, when installed
 
 Run: python benchmarks/bench_gc.py [--models 300] [--commits 10000] [--tags 1000]
      [--objects 1000] [--repeat 3] [--dvc PATH] [--no-peers] [--write-results]
@@ -21,14 +24,12 @@ Results: benchmarks/RESULTS-gc.md (only with --write-results).
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,11 +38,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (
     HERE,
     PROJECT,
-    check_source,
+    bench_parser,
     find_dvc,
     header,
     load_average,
     machine_line,
+    scratch,
     spread,
     write_results,
 )
@@ -267,30 +269,79 @@ def cache_count(folder: Path) -> int:
     return sum(1 for p in folder.rglob("*") if p.is_file())
 
 
+def timed_from(folders: Sequence[Path], cmd: Sequence[str], cwd: Path, repeat: int,
+               spare_root: Path) -> list[float]:
+    """Time ``cmd`` ``repeat`` times, each on fresh copies of ``folders`` (a gc removes what
+    the next run must find again): copied aside once, put back before every run."""
+    spares = []
+    for folder in folders:
+        digest = hashlib.sha256(str(folder).encode()).hexdigest()[:12]
+        spare = spare_root / f"spare-{folder.name}-{digest}"
+        if not spare.exists():
+            shutil.copytree(folder, spare)
+        spares.append(spare)
+    samples = []
+    for _ in range(repeat):
+        for folder, spare in zip(folders, spares, strict=True):
+            shutil.rmtree(folder, ignore_errors=True)
+            shutil.copytree(spare, folder)
+        samples.append(timed(cmd, cwd))
+    return samples
+
+
+# Remote gc in a fresh interpreter, its backend's listing methods wrapped here (not in gitmodel)
+# to count the listing calls it makes; prints "seconds calls removed".
+REMOTE_GC = """
+import sys, time
+from pathlib import Path
+from gitmodel.config import Retention
+from gitmodel.remote import backends
+from gitmodel.remote.gc import remote_gc
+calls = [0]
+def counting(method):
+    def wrapped(*args, **kwargs):
+        calls[0] += 1
+        return method(*args, **kwargs)
+    return wrapped
+for cls in {backends.DirectoryRemote, *(getattr(backends, n) for n in dir(backends)
+                                        if n.endswith("Remote") and isinstance(getattr(backends, n), type))}:
+    for name in ("inventory", "list_records"):
+        if name in vars(cls):
+            setattr(cls, name, counting(vars(cls)[name]))
+t = time.perf_counter()
+result = remote_gc(Path("."), "origin", rules=Retention(release_untagged_after=86400.0),
+                   confirm=lambda plan: True)
+print(time.perf_counter() - t, calls[0], len(result.removed))
+"""
+
+
+def remote_gc_run(root: Path) -> tuple[float, int, int]:
+    out = subprocess.run([sys.executable, "-c", REMOTE_GC], cwd=root, capture_output=True,
+                         text=True, check=True, env={**os.environ, "PYTHONPATH": str(PROJECT)})
+    seconds, calls, removed = out.stdout.split()
+    return float(seconds), int(calls), int(removed)
+
+
+def dvc_remote(repo: Path, dvc: str, remote: Path) -> None:
+    """A DVC directory remote holding every cached object, as after `dvc push` of each commit."""
+    remote.mkdir(parents=True)
+    subprocess.run([dvc, "remote", "add", "-d", "store", str(remote)], cwd=repo, check=True,
+                   capture_output=True)
+    shutil.copytree(repo / ".dvc" / "cache" / "files", remote / "files")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = bench_parser(__doc__, RESULTS, repeat=3)
     parser.add_argument("--models", type=int, default=300)
     parser.add_argument("--commits", type=int, default=10_000)
     parser.add_argument("--tags", type=int, default=1_000)
     parser.add_argument("--objects", type=int, default=1_000)
-    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--dvc", default=None, help="the dvc executable (default: the peer)")
     parser.add_argument("--no-peers", action="store_true", help="skip git lfs prune and dvc gc")
-    parser.add_argument("--write-results", action="store_true", help=f"write {RESULTS.name}")
-    parser.add_argument("--keep", action="store_true", help="keep the temp repos")
     opts = parser.parse_args(argv)
-    if opts.write_results and (problem := check_source(str(Path(sys.executable).parent))):
-        sys.exit(f"refusing to write results: {problem}")
     load = load_average()
-    tmp = Path(tempfile.mkdtemp(prefix="bench-gc-"))
-    home = tmp / "home"
-    home.mkdir()
-    os.environ.update({"HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1",
-                       "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
-                       "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@example.com"})
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(PROJECT / "gitmodel")],
-                   check=True)
+    tmp = scratch("bench-gc-", opts.write_results)
     rows: list[str] = []
     try:
         ref_root = tmp / "reference"
@@ -321,46 +372,51 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows.append(f"| `git model gc --dry-run` (same cache) | | {spread(dry)} | |")
         store = cache_root / ".git" / "model" / "objects"
         before = cache_count(store)
-        spare = tmp / "spare"
-        shutil.copytree(store, spare)
-        runs = []
-        for _ in range(opts.repeat):
-            shutil.rmtree(store)
-            shutil.copytree(spare, store)
-            runs.append(timed(gm("gc", "--grace", "0", "--keep-days", "0",
-                                 "--keep-versions", "0"), cache_root))
+        runs = timed_from([store], gm("gc", "--grace", "0", "--keep-days", "0",
+                                      "--keep-versions", "0"), cache_root, opts.repeat, tmp)
         after = cache_count(store)
         rows.append(f"| `git model gc` (removes {before - after} of {before}) | | "
                     f"{spread(runs)} | |")
-
+        # remote gc: release-untagged-after releases every commit's model but the tips'
+        remote_spare = tmp / "remote-spare"
+        shutil.copytree(remote, remote_spare)
+        remote_runs, calls, removed = [], 0, 0
+        for _ in range(opts.repeat):
+            shutil.rmtree(remote)
+            shutil.copytree(remote_spare, remote)
+            seconds, calls, removed = remote_gc_run(cache_root)
+            remote_runs.append(seconds)
+        per = calls * 1000 / max(opts.objects, 1)
+        rows.append(f"| `git model gc --remote`, directory remote, release-untagged-after "
+                    f"(removes {removed} of {opts.objects}), in-process; {calls} listing calls, "
+                    f"{per:.1f} per 1,000 objects | constant listing calls | "
+                    f"{spread(remote_runs)} | {'yes' if calls <= 8 else 'NO'} |")
         if not opts.no_peers and os.path.exists(GIT_LFS):
             lfs = lfs_repo(tmp / "lfs", objects)
             lfs_store = lfs / ".git" / "lfs" / "objects"
-            lfs_spare = tmp / "lfs-spare"
-            shutil.copytree(lfs_store, lfs_spare)
-            prune = []
-            for _ in range(opts.repeat):
-                shutil.rmtree(lfs_store)
-                shutil.copytree(lfs_spare, lfs_store)
-                prune.append(timed(["git", "-c", "lfs.pruneoffsetdays=0",
-                                    "-c", "lfs.fetchrecentrefsdays=0",
-                                    "-c", "lfs.fetchrecentcommitsdays=0", "lfs", "prune"], lfs))
+            prune = timed_from([lfs_store], ["git", "-c", "lfs.pruneoffsetdays=0",
+                                             "-c", "lfs.fetchrecentrefsdays=0",
+                                             "-c", "lfs.fetchrecentcommitsdays=0", "lfs",
+                                             "prune"], lfs, opts.repeat, tmp)
             rows.append(f"| `git lfs prune` (removes {opts.objects - cache_count(lfs_store)} "
                         f"of {opts.objects}) | | {spread(prune)} | |")
         dvc = find_dvc(opts.dvc or (PEER_DVC if os.path.exists(PEER_DVC) else None))
         if not opts.no_peers and dvc:
             repo = dvc_repo(tmp / "dvc", dvc, objects)
             dvc_store = repo / ".dvc" / "cache"
-            dvc_spare = tmp / "dvc-spare"
-            shutil.copytree(dvc_store, dvc_spare)
-            gc_times = []
-            for _ in range(opts.repeat):
-                shutil.rmtree(dvc_store)
-                shutil.copytree(dvc_spare, dvc_store)
-                gc_times.append(timed([dvc, "gc", "--workspace", "--force", "-q"], repo))
+            gc_times = timed_from([dvc_store], [dvc, "gc", "--workspace", "--force", "-q"],
+                                  repo, opts.repeat, tmp)
             rows.append(f"| `dvc gc --workspace` (removes "
                         f"{opts.objects - cache_count(dvc_store)} of {opts.objects}) | | "
                         f"{spread(gc_times)} | |")
+            dvc_store_remote = tmp / "dvc-remote"
+            dvc_remote(repo, dvc, dvc_store_remote)
+            cloud = timed_from([dvc_store, dvc_store_remote / "files"],
+                               [dvc, "gc", "--workspace", "--cloud", "--force", "-q"], repo,
+                               opts.repeat, tmp)
+            rows.append(f"| `dvc gc --workspace --cloud`, directory remote (removes "
+                        f"{opts.objects - cache_count(dvc_store_remote / 'files')} of "
+                        f"{opts.objects} there) | | {spread(cloud)} | |")
         described = machine_line(tmp)
     finally:
         if opts.keep:

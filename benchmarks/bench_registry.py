@@ -19,13 +19,11 @@ Results: benchmarks/RESULTS-registry.md.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,10 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (
     HERE,
     PROJECT,
-    check_source,
+    bench_parser,
     header,
     load_average,
     machine_line,
+    scratch,
     spread,
     write_results,
 )
@@ -153,27 +152,14 @@ def parse_size(text: str) -> tuple[int, int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = bench_parser(__doc__, RESULTS, repeat=5)
     parser.add_argument("--sizes", nargs="+", default=["20x5", "40x10", "60x25"],
                         help="MODELSxVERSIONS repos for the growth curve, gto beside")
     parser.add_argument("--big", default="200x50", help="MODELSxVERSIONS of the target repo")
-    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--gto", default=shutil.which("gto"), help="the gto executable")
-    parser.add_argument("--write-results", action="store_true", help=f"rewrite {RESULTS.name}")
-    parser.add_argument("--keep", action="store_true", help="keep the temp repos")
     opts = parser.parse_args(argv)
-    if opts.write_results and (problem := check_source(str(Path(sys.executable).parent))):
-        sys.exit(f"refusing to write results: {problem}")
     load = load_average()
-    tmp = Path(tempfile.mkdtemp(prefix="bench-registry-"))
-    env_home = tmp / "home"
-    env_home.mkdir()
-    os.environ.update({"HOME": str(env_home), "GIT_CONFIG_NOSYSTEM": "1",
-                       "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
-                       "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@example.com"})
-    # PYTHONDONTWRITEBYTECODE would make every run recompile gitmodel (30-50 ms): compile once
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(PROJECT / "gitmodel")],
-                   check=True)
+    tmp = scratch("bench-registry-", opts.write_results)
     gto_version: str | list[str] = "not installed"
     if opts.gto:
         gto_version = subprocess.run([opts.gto, "--version"], capture_output=True, text=True,

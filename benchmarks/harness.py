@@ -18,6 +18,7 @@ is an ancestor of HEAD, and that the tree was clean there (the rule: README.md, 
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import random
@@ -27,6 +28,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -153,6 +155,35 @@ def read_header(text: str) -> dict[str, str]:
 def write_results(path: Path, head: str, body: str) -> None:
     path.write_text(head + body.rstrip("\n") + "\n", encoding="utf-8")
     print(f"wrote {path}", file=sys.stderr)
+
+
+# -- what every script's main() starts with ----------------------------------------------------
+
+def bench_parser(doc: str | None, results: Path, repeat: int) -> argparse.ArgumentParser:
+    """The arguments every benchmark takes (--repeat, --write-results, --keep), its own added
+    by the caller."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0] if doc else None)
+    parser.add_argument("--repeat", type=int, default=repeat)
+    parser.add_argument("--write-results", action="store_true", help=f"rewrite {results.name}")
+    parser.add_argument("--keep", action="store_true", help="keep the temp repos")
+    return parser
+
+
+def scratch(prefix: str, write_results: bool) -> Path:
+    """A temp folder with its own HOME, git identity and no system git config, for one run;
+    refuses --write-results from a dirty tree or another venv (:func:`check_source`). Compiles
+    gitmodel once: PYTHONDONTWRITEBYTECODE would make every timed run recompile it (30-50 ms)."""
+    if write_results and (problem := check_source(str(Path(sys.executable).parent))):
+        sys.exit(f"refusing to write results: {problem}")
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    home = tmp / "home"
+    home.mkdir()
+    os.environ.update({"HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1",
+                       "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
+                       "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@example.com"})
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(PROJECT / "gitmodel")],
+                   check=True)
+    return tmp
 
 
 # -- the isolated environment -------------------------------------------------------------------

@@ -35,10 +35,22 @@ class Retention:
     release_deregistered_after: float | None = None  # seconds after a deregistration/deprecation
     release_untagged_after: float | None = None  # seconds after a commit no tag names
     grace: float = 14 * 86400.0  # unreachable objects uploaded less than this ago are kept
+    # seconds after its last push that another clone's repository record is forgotten; None:
+    # never (a record is only forgotten by --forget-repo)
+    forget_repos_after: float | None = None
 
 
 _RETENTION_KEYS = ("keep-versions", "release-deregistered-after", "release-untagged-after",
-                   "grace")
+                   "grace", "forget-repos-after")
+
+
+def _duration_of(table: dict[str, Any], section: str, key: str, default: str | None
+                 ) -> float | None:
+    """``table[key]`` as seconds (``default`` when absent; None when that is None too), the
+    error naming ``section.key`` in .gitmodel.toml."""
+    if key not in table:
+        return None if default is None else parse_duration(default, "the default")
+    return parse_duration(table[key], f"{section}.{key} in {CONFIG_FILE}")
 
 
 def parse_retention(table: object) -> Retention:
@@ -51,10 +63,8 @@ def parse_retention(table: object) -> Retention:
         raise ConfigError(f"{CONFIG_FILE}: [retention] has no key {unknown[0]!r} (its keys: "
                           f"{', '.join(_RETENTION_KEYS)}; docs/config.md)")
 
-    def duration(key: str) -> float | None:
-        if key not in table:
-            return None
-        return parse_duration(table[key], f"retention.{key} in {CONFIG_FILE}")
+    def duration(key: str, default: str | None = None) -> float | None:
+        return _duration_of(table, "retention", key, default)
 
     keep = table.get("keep-versions", "all")
     return Retention(
@@ -62,7 +72,8 @@ def parse_retention(table: object) -> Retention:
             keep, f"retention.keep-versions in {CONFIG_FILE} (or \"all\")"),
         release_deregistered_after=duration("release-deregistered-after"),
         release_untagged_after=duration("release-untagged-after"),
-        grace=parse_duration(table.get("grace", "14d"), f"retention.grace in {CONFIG_FILE}"),
+        grace=duration("grace", "14d") or 0.0,
+        forget_repos_after=duration("forget-repos-after"),
     )
 
 
@@ -181,13 +192,12 @@ def parse_gc(table: object) -> GcSettings:
                           f"{', '.join(_GC_KEYS)}; docs/config.md)")
     defaults = GcSettings()
     return GcSettings(
-        grace=parse_duration(table.get("grace", "1h"), f"gc.grace in {CONFIG_FILE}"),
+        grace=_duration_of(table, "gc", "grace", "1h") or 0.0,
         keep_days=parse_count(table.get("keep-days", defaults.keep_days),
                               f"gc.keep-days in {CONFIG_FILE}"),
         keep_versions=parse_count(table.get("keep-versions", defaults.keep_versions),
                                   f"gc.keep-versions in {CONFIG_FILE}"),
-        keep_rescued=parse_duration(table.get("keep-rescued", "30d"),
-                                    f"gc.keep-rescued in {CONFIG_FILE}"),
+        keep_rescued=_duration_of(table, "gc", "keep-rescued", "30d") or 0.0,
         pack_rewrite_dead=parse_fraction(table.get("pack-rewrite-dead",
                                                    defaults.pack_rewrite_dead),
                                          f"gc.pack-rewrite-dead in {CONFIG_FILE}"),

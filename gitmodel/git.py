@@ -603,6 +603,39 @@ def worktrees(repo_root: Path, common_dir: Path) -> list[Worktree]:
     return found
 
 
+# The files an operation that stopped half-way (a conflicted merge, a stopped rebase, a
+# cherry-pick or revert) leaves in a worktree's git dir, naming commits the user may still
+# take: only these point at them, so a gc that skipped them could remove what a
+# `git merge --abort` or `git checkout --theirs` brings back.
+OPERATION_FILES = ("MERGE_HEAD", "REBASE_HEAD", "ORIG_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD",
+                   "rebase-merge/orig-head", "rebase-merge/onto", "rebase-merge/stopped-sha",
+                   "rebase-apply/orig-head", "rebase-apply/onto", "rebase-apply/original-commit")
+_TODO_FILES = ("rebase-merge/git-rebase-todo", "rebase-merge/done")
+
+
+def operation_commits(git_dir: Path) -> list[tuple[str, str]]:
+    """(commit id, the file naming it) for each commit an in-progress merge, rebase,
+    cherry-pick or revert in the worktree of ``git_dir`` points at, the commits a stopped
+    interactive rebase has still to pick (or picked) included. Ids as written: full or
+    abbreviated hex only (the files are the user's, read as untrusted)."""
+    found: list[tuple[str, str]] = []
+    for name in OPERATION_FILES + _TODO_FILES:
+        try:
+            text = (git_dir / name).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        todo = name in _TODO_FILES
+        for line in text.splitlines():
+            words = line.split()
+            if todo:
+                # "pick 1a2b3c4 subject", "fixup -C 1a2b3c4 subject": the first hex word
+                words = [w for w in words[1:3] if not w.startswith("-")][:1]
+            for word in words[:1]:
+                if 4 <= len(word) <= 64 and all(c in "0123456789abcdef" for c in word):
+                    found.append((word, name))
+    return found
+
+
 def index_entries_of(git_dir: Path, work_tree: Path, pathspecs: list[str]) -> dict[str, dict[int, str]]:
     """:func:`index_entries` of another worktree, read through its index file (so a worktree
     whose folder was deleted is still read)."""

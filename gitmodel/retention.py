@@ -7,8 +7,10 @@ Two questions, one pass over refs and history each (never one git process per co
   branches), each with the commits, versions and stages it belongs to. fsck checks these exist;
   remote gc evaluates its retention rules over them.
 - :func:`needed_locally` — what the local cache must keep under :class:`Rules` (docs/storage.md):
-  always every worktree's HEAD, index and work tree, every stash entry and every version in a
-  stage; by rule the commits of local branches of the last ``keep_days`` days, the newest
+  always every worktree's HEAD, index and work tree, every stash entry, every commit an
+  in-progress merge, rebase, cherry-pick or revert points at (``MERGE_HEAD``, ``ORIG_HEAD``,
+  ``rebase-merge/``…: :func:`gitmodel.git.operation_commits`) and every version in a stage;
+  by rule the commits of local branches of the last ``keep_days`` days, the newest
   ``keep_versions`` versions of each model, objects younger than ``grace`` and rescued copies
   younger than ``keep_rescued``.
 
@@ -39,7 +41,8 @@ from gitmodel.store import gc as store_gc
 from gitmodel.store.gc import Scratch
 
 # Why an object is kept (Use.rule); the CLI counts bytes by these names, --json reports them.
-ALWAYS = "always"  # a worktree's HEAD, index or work tree, a stash entry, a stage's version
+ALWAYS = "always"  # a worktree's HEAD, index or work tree, a stash entry, an in-progress
+# merge's or rebase's commits, a stage's version
 KEEP_DAYS = "keep-days"  # a commit on a local branch made in the last N days
 KEEP_VERSIONS = "keep-versions"  # one of a model's newest N registered versions
 GRACE = "grace"  # put into the cache less than the grace period ago (an add in flight)
@@ -299,6 +302,8 @@ class _Base:
     registry: registry.Registry
     tree_of: dict[str, str]  # rev -> tree id
     trees: dict[str, dict[str, str]]  # tree id -> {model-file path: blob}
+    # (commit, label) of each commit an in-progress merge or rebase points at
+    operations: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _read_base(root: Path, extra_revs: Iterable[str] = ()) -> _Base:
@@ -308,12 +313,15 @@ def _read_base(root: Path, extra_revs: Iterable[str] = ()) -> _Base:
     stashes = git.stash_commits(repo.root)
     reg = registry.read(repo.root)
     scan.problems += reg.warnings
+    operations = [(commit, f"worktree {wt.path} {name}") for wt in worktrees
+                  if wt.git_dir is not None for commit, name in git.operation_commits(wt.git_dir)]
     revs = [wt.head for wt in worktrees if wt.head]
     revs += [rev for rev, _ in _stash_revs(stashes)]
+    revs += [commit for commit, _ in operations]
     revs += list(extra_revs)
     tree_of = git.tree_ids(repo.root, list(dict.fromkeys(revs)))
     trees = git.tree_files(repo.root, list(tree_of.values()), modelfile.PATHSPEC)
-    return _Base(scan, worktrees, stashes, reg, tree_of, trees)
+    return _Base(scan, worktrees, stashes, reg, tree_of, trees, operations)
 
 
 def _always(base: _Base, out: References) -> None:
@@ -321,10 +329,10 @@ def _always(base: _Base, out: References) -> None:
     scan = base.scan
     _worktree_uses(scan, out, base.trees, base.tree_of, base.worktrees)
     stash_files = []
-    for rev, label in _stash_revs(base.stashes):
+    for rev, label in _stash_revs(base.stashes) + base.operations:
         tree = base.tree_of.get(rev)
         if tree is None:
-            continue  # no ^3: the stash kept no untracked files
+            continue  # no ^3: the stash kept no untracked files (or a stale id in a file)
         stash_files += [(blob, path, label) for path, blob in base.trees[tree].items()]
     scan.parse((b for b, _, _ in stash_files), {b: f"{w} {p}" for b, p, w in stash_files})
     for blob, path, where in stash_files:

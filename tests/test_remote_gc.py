@@ -282,6 +282,13 @@ def test_archive_then_fetch_from_the_archive(tmp_path: Path, remote_url: str) ->
     assert sha256_file(bob.root / ART) == hashlib.sha256(datas[2]).hexdigest()
     bob.git("checkout", "-q", "m@v1.1.0")
     assert sha256_file(bob.root / ART) == hashlib.sha256(datas[1]).hexdigest()
+    # and once the repository's default branch names the archive, `get` fetches from there
+    bob.git("checkout", "-q", "main")
+    bob.git("push", "-q", "origin", "main")
+    again = tmp_path / "deploy-again"
+    got = Repo(tmp_path).model("get", str(origin), "m@v1.1.0", "-o", str(again), cwd=tmp_path)
+    assert sha256_file(again / "m.bin") == hashlib.sha256(datas[1]).hexdigest()
+    assert f"from the archive cold ({cold})" in got.stdout + got.stderr
 
 
 # -- a push racing a gc ----------------------------------------------------------------------------
@@ -512,3 +519,107 @@ def test_a_git_push_records_the_pushed_tips_in_this_clones_repository_record(
     records = ledger.read_repositories(open_remote(str(store), base=repo.root))
     assert len(records) == 1
     assert records[0].tips.get("refs/heads/feature") == tip
+
+
+# -- the pre-push hook's record of what the remote holds ----------------------------------------
+
+def test_a_push_after_another_clones_gc_uploads_a_released_object_again(
+        tmp_path: Path, remote_url: str) -> None:
+    """The hook's local record said the remote had v1.1.0's object; bob's remote gc released
+    it. Alice re-adds the same bytes and pushes: the hook sees the new gc record (one listing),
+    drops the record and uploads the object again instead of trusting it."""
+    alice, origin, datas = versions_repo(tmp_path, remote_url)
+    record = next((alice.root / ".git/model/remotes").glob("*.oids"))
+    assert oid(datas[1]) in record.read_text()
+    bob = clone_of(tmp_path, origin, "bob")
+    result = remote_gc(bob.root, rules=Retention(keep_versions=2), confirm=yes)
+    assert result.removed == [oid(datas[1])]
+    assert oid(datas[1]) in record.read_text()  # alice's clone cannot know yet
+
+    alice.write(ART, datas[1])
+    alice.model("add", ART)
+    alice.commit("back to the 1.1 weights")
+    pushed = alice.git("push", "-q", "origin", "main")
+    assert "Traceback" not in pushed.stderr, pushed.stderr
+    assert oid(datas[1]) in on_remote(remote_url, alice.root)
+    assert "uploaded 1 model object" in pushed.stderr
+
+    # with no gc since, the record holds again: the next push relies on it and uploads nothing
+    alice.write(ART, datas[3])
+    alice.model("add", ART)
+    alice.commit("the 1.3 weights again")
+    again = alice.git("push", "-q", "origin", "main")
+    assert "uploaded" not in again.stderr, again.stderr
+
+
+def test_a_repository_record_no_push_refreshed_expires_only_under_the_rule(
+        tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    alice, _ = team_repo(tmp_path, str(store), "alice")
+    mine = add_version(alice, 1, "v1.0.0")
+    alice.git("push", "-q", "origin", "main", "--tags")
+    bob, _ = team_repo(tmp_path, str(store), "bob")
+    theirs = add_version(bob, 2, None)
+    bob.git("push", "-q", "-u", "origin", "main")
+    bob_id = (bob.root / ".git/model/clone-id").read_text().strip()
+    assert {oid(mine), oid(theirs)} <= on_remote(str(store), alice.root)
+
+    later = time.time() + 30 * DAY
+    # no rule (the default): bob's record never expires, gc still refuses
+    with pytest.raises(RemoteError, match=bob_id):
+        remote_gc(alice.root, confirm=yes, now=later)
+    # the rule, not yet reached: still refused
+    with pytest.raises(RemoteError, match=bob_id):
+        remote_gc(alice.root, confirm=yes, now=time.time() + 10 * DAY,
+                  rules=Retention(forget_repos_after=20 * DAY))
+    rules = Retention(forget_repos_after=20 * DAY)
+    planned = remote_gc(alice.root, dry_run=True, now=later, rules=rules)
+    assert [i for i, _ in planned.plan.expired] == [bob_id]
+    assert {r.oid for r in planned.plan.remove} == {oid(theirs)}
+    assert oid(theirs) in on_remote(str(store), alice.root)  # a dry run forgets nothing
+    done = remote_gc(alice.root, confirm=yes, now=later, rules=rules)
+    assert done.removed == [oid(theirs)]
+    remote = open_remote(str(store), base=alice.root)
+    assert bob_id not in {r.id for r in ledger.read_repositories(remote)}
+    assert oid(mine) in on_remote(str(store), alice.root)
+
+
+def test_the_command_reports_an_expired_record_from_the_config(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    alice, _ = team_repo(tmp_path, str(store), "alice")
+    add_version(alice, 1, "v1.0.0")
+    alice.git("push", "-q", "origin", "main", "--tags")
+    bob, _ = team_repo(tmp_path, str(store), "bob")
+    add_version(bob, 2, None)
+    bob.git("push", "-q", "-u", "origin", "main")
+    bob_id = (bob.root / ".git/model/clone-id").read_text().strip()
+    path = store / "gitmodel/repos" / f"{bob_id}.json"
+    doc = json.loads(path.read_text())
+    doc["written"] = "2020-01-01T00:00:00Z"  # bob stopped pushing long ago
+    path.write_text(json.dumps(doc))
+
+    refused = alice.model("gc", "--remote", "origin", "--dry-run", check=False)
+    assert refused.returncode == 1 and bob_id in refused.stderr
+    with open(alice.root / ".gitmodel.toml", "a") as config:
+        config.write('\n[retention]\nforget-repos-after = "90d"\n')
+    planned = alice.model("gc", "--remote", "origin", "--dry-run")
+    assert f"forgets repository {bob_id} (last push 2020-01-01T00:00:00Z" in planned.stdout
+    assert path.exists()
+    as_json = json.loads(alice.model("gc", "--remote", "origin", "--dry-run", "--json").stdout)
+    assert as_json["expired"] == [{"id": bob_id, "last_push": "2020-01-01T00:00:00Z"}]
+
+
+def test_an_unchanged_repository_record_is_rewritten_once_a_day_old(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    remote = open_remote(str(store))
+    model_dir = tmp_path / "model"
+    tips = {"refs/heads/main": "a" * 40}
+    start = time.time()
+    ledger.record_repository(remote, model_dir, tips=tips, now=start)
+    ledger.record_repository(remote, model_dir, tips=tips, now=start + 3600)
+    assert ledger.read_repositories(remote)[0].written == ledger._iso(start)
+    ledger.record_repository(remote, model_dir, tips=tips, now=start + 2 * DAY)
+    assert ledger.read_repositories(remote)[0].written == ledger._iso(start + 2 * DAY)

@@ -247,3 +247,56 @@ def test_pack_rewrite_dead_takes_a_share_or_a_percentage() -> None:
     for bad in ("half", 1.5, -0.1, "120%", True):
         with pytest.raises(ConfigError, match="pack-rewrite-dead"):
             config.parse_gc({"pack-rewrite-dead": bad})
+
+
+def _needed_here(repo: Repo) -> dict[str, set[str]]:
+    """oid -> where each ALWAYS use of it is, under no rule at all."""
+    refs = retention.needed_locally(repo.root, NONE, time.time())
+    return {oid: {u.where for u in uses if u.rule == retention.ALWAYS}
+            for oid, uses in refs.items()}
+
+
+def test_a_conflicted_merge_keeps_the_side_being_merged(repo: Repo) -> None:
+    """Resolved with --ours and staged, the merge's other side is named only by MERGE_HEAD (and
+    the side branch, which no rule keeps here): `git checkout MERGE_HEAD -- FILE` must still
+    find its bytes."""
+    add(repo, 1, message="base")
+    repo.git("checkout", "-q", "-b", "side")
+    theirs = add(repo, 2, message="side")
+    repo.git("checkout", "-q", "main")
+    ours = add(repo, 3, message="main")
+    merged = repo.git("merge", "--no-edit", "side", check=False)
+    assert merged.returncode != 0 and (repo.root / ".git/MERGE_HEAD").is_file()
+    repo.git("checkout", "--ours", MF)
+    repo.git("add", MF)
+    needed = _needed_here(repo)
+    assert ours in needed
+    assert any("MERGE_HEAD" in where for where in needed.get(theirs, set())), needed
+
+
+def test_a_stopped_rebase_keeps_the_commits_it_has_still_to_pick(repo: Repo) -> None:
+    add(repo, 1, message="base")
+    repo.git("checkout", "-q", "-b", "feature")
+    first = add(repo, 2, message="feature one")
+    last = add(repo, 3, message="feature two")
+    repo.git("checkout", "-q", "main")
+    add(repo, 4, message="main moves on")
+    repo.git("checkout", "-q", "feature")
+    stopped = repo.git("rebase", "main", check=False)
+    assert stopped.returncode != 0 and (repo.root / ".git/rebase-merge").is_dir()
+    repo.git("checkout", "--ours", MF)  # take main's side and carry on later
+    repo.git("add", MF)
+    needed = _needed_here(repo)
+    assert any("REBASE_HEAD" in w for w in needed.get(first, set())), needed
+    # the commit still to pick is named only by the rebase's state (and the old branch tip)
+    assert any("rebase-merge/" in w or "ORIG_HEAD" in w for w in needed.get(last, set())), needed
+
+
+def test_operation_files_are_read_as_untrusted(tmp_path: Path) -> None:
+    (tmp_path / "rebase-merge").mkdir()
+    (tmp_path / "MERGE_HEAD").write_text("a" * 40 + "\n" + "b" * 40 + "\n")
+    (tmp_path / "ORIG_HEAD").write_text("not a commit; rm -rf /\n")
+    (tmp_path / "rebase-merge/git-rebase-todo").write_text(
+        "# comment\npick 1a2b3c4 subject\nfixup -C 5d6e7f8 other\nexec make\n")
+    found = git.operation_commits(tmp_path)
+    assert sorted(c for c, _ in found) == ["1a2b3c4", "5d6e7f8", "a" * 40, "b" * 40]

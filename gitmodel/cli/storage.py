@@ -263,6 +263,7 @@ def _remote_gc(name: str, *, dry_run: bool, as_json: bool, yes: bool, grace: str
             "kept": {reason: {"objects": n, "bytes": b}
                      for reason, (n, b) in plan.kept_by_reason().items()},
             "forgotten": plan.forgotten, "problems": plan.problems,
+            "expired": [{"id": i, "last_push": w} for i, w in plan.expired],
         })
         return
     if not dry_run:
@@ -291,6 +292,9 @@ def _print_remote_plan(plan: Any, *, dry_run: bool) -> None:
         typer.echo(f"kept {len(plan.kept)} object(s), {human_size(plan.kept_bytes)}:")
         for reason, (n, b) in sorted(kept.items()):
             typer.echo(f"  {n:>5} object(s) {human_size(b):>10}  {_KEPT_TEXT.get(reason, reason)}")
+    for ident, written in plan.expired:
+        typer.echo(f"forgets repository {ident} (last push {written}; forget-repos-after): "
+                   "its objects count as unreachable")
     if plan.archive_to:
         typer.echo(f"released objects are copied to {plan.archive_to} and verified first")
 

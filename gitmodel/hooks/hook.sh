@@ -53,6 +53,9 @@ versions_in_place() {
   common=$(git rev-parse --git-common-dir 2>/dev/null) || return 1
   record="$common/model/remotes/$(printf '%s' "$url" | sha256sum | cut -c1-16).oids"
   [ -f "$record" ] || return 1
+  # the record holds only while no remote gc ran since Python last listed the gc records
+  # (gitmodel/remote/records.py): trust a check made in the last 10 minutes, no older one
+  [ -n "$(find "${record%.oids}.gc" -mmin -10 2>/dev/null)" ] || return 1
   # shellcheck disable=SC2086
   lines=$(git for-each-ref --format='x %(trailers:key=Model-Oid,valueonly,separator=%x20)' $tagrefs) ||
     return 1

@@ -57,6 +57,8 @@ class RemoteGcPlan:
     kept: list[Kept] = field(default_factory=list)
     archive_to: str = ""
     forgotten: list[str] = field(default_factory=list)  # repository records to forget
+    # (id, last push) of the records among them that forget-repos-after expired
+    expired: list[tuple[str, str]] = field(default_factory=list)
     finished_records: list[str] = field(default_factory=list)  # killed gcs' records finished
     problems: list[str] = field(default_factory=list)  # model files that did not parse, etc.
     listed: int = 0  # objects the inventory found
@@ -244,6 +246,21 @@ def _unread_repositories(root: Path, records: Sequence[ledger.RepositoryRecord],
     return bad
 
 
+def expired_repositories(records: Sequence[ledger.RepositoryRecord], own: str,
+                         after: float | None, now: float) -> list[tuple[str, str]]:
+    """(id, last push) of every other clone's record no push refreshed for ``after`` seconds
+    (``[retention] forget-repos-after``; None: none ever expires). A record whose time does not
+    parse never expires: forgetting is the step that lets its objects go."""
+    if after is None:
+        return []
+    found = []
+    for record in records:
+        written = ledger.parse_iso(record.written)
+        if record.id != own and written is not None and now - written >= after:
+            found.append((record.id, record.written))
+    return sorted(found)
+
+
 def refusal(remote_url: str, bad: Sequence[tuple[ledger.RepositoryRecord, list[str]]]) -> str:
     first, refs = bad[0]
     more = f" (and {len(bad) - 1} more repositories)" if len(bad) > 1 else ""
@@ -284,8 +301,9 @@ def plan_remote_gc(ws: Workspace, remote: ObjectRemote, *, rules: Retention | No
         if ident not in known:
             raise RemoteError(f"--forget-repo {ident}: {remote.url} has no record of a "
                               f"repository with that id (recorded: {', '.join(sorted(known)) or 'none'})")
-    plan.forgotten = list(forget_repos)
-    bad = _unread_repositories(ws.root, [r for r in repositories if r.id not in forget_repos],
+    plan.expired = expired_repositories(repositories, own, rules.forget_repos_after, now)
+    plan.forgotten = list(dict.fromkeys([*forget_repos, *(i for i, _ in plan.expired)]))
+    bad = _unread_repositories(ws.root, [r for r in repositories if r.id not in plan.forgotten],
                                own)
     if bad:
         raise RemoteError(refusal(remote.url, bad))

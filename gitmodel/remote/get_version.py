@@ -93,6 +93,20 @@ def get(repo_url: str, spec_text: str, output: Path, *, remote_url: str | None =
                                progress=progress, plan=plan)
         if report.absent:
             archive = report.archives.get(report.absent[0].oid)
+            named = _archive_remote(bare, url, archive) if archive else None
+            if named is not None and archive:
+                # released to an archive the repository names as a remote: fetch from there
+                source = open_remote(archive, named.options, base=base, jobs=jobs)
+                again = fetch_objects(store, source, report.absent, jobs=jobs,
+                                      progress=progress)
+                if not again.absent:
+                    notes.append(f"from the archive {named.name} ({archive}): "
+                                 f"{report.released[report.absent[0].oid]}")
+                    report.transferred += again.transferred
+                    report.bytes += again.bytes
+                    report.absent = []
+        if report.absent:
+            archive = report.archives.get(report.absent[0].oid)
             if archive:  # released to an archive: say how to get it from there
                 raise RemoteError(f"{report.released[report.absent[0].oid]}; get it from "
                                   f"there with `git model get {repo_url} {spec_text} -o "
@@ -112,6 +126,31 @@ def get(repo_url: str, spec_text: str, output: Path, *, remote_url: str | None =
             written.append(relative)
     return GetResult(spec.name, version, ver.commit, ver.tag, remote_url, written, report,
                      "; ".join(notes))
+
+
+def _archive_remote(bare: Path, url: str, archive: str) -> CommittedRemote | None:
+    """The remote with URL ``archive`` that the repository's default branch names in its
+    ``.gitmodel.toml`` (an archive is added long after the versions it ends up holding, so the
+    version's own commit seldom names it): its name and options (an endpoint, a region)."""
+    from gitmodel.config import parse_remotes
+
+    with contextlib.suppress(GitError):
+        if not git.run(["for-each-ref", HEAD_REF], bare).strip():
+            git.run(["fetch", "-q", "--depth", "1", "--no-tags", url, f"+HEAD:{HEAD_REF}"],
+                    bare)
+    data = git.read_blobs(bare, [f"{HEAD_REF}:{CONFIG_FILE}"]).get(f"{HEAD_REF}:{CONFIG_FILE}")
+    if data is None:
+        return None
+    try:
+        import tomllib
+
+        remotes, _, options = parse_remotes(tomllib.loads(data.decode()).get("remote", {}))
+    except (ConfigError, ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    for name, candidate in sorted(remotes.items()):
+        if candidate.rstrip("/") == archive.rstrip("/"):
+            return CommittedRemote(name, candidate, options.get(name, {}), where=HEAD_REF)
+    return None
 
 
 def _list_tags(url: str, shown: str) -> list[str]:

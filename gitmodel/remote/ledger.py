@@ -30,6 +30,9 @@ GC = "gc"  # gc/<time>-<uuid>.json: one remote gc's plan, then its result (kept:
 # A pending gc record older than this is a gc that was killed: a push stops waiting for it.
 PLAN_STALE_SECONDS = 15 * 60
 PLAN_POLL_SECONDS = 0.2
+# A push rewrites its unchanged repository record once this old, so "written" is the last push
+# within a day: what [retention] forget-repos-after counts from.
+REFRESH_SECONDS = 86400.0
 
 
 def _stamp(now: float) -> str:
@@ -39,6 +42,17 @@ def _stamp(now: float) -> str:
 
 def _iso(now: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+
+
+def parse_iso(text: str) -> float | None:
+    """The seconds of a time :func:`_iso` wrote, None for anything else (records are
+    untrusted)."""
+    import calendar
+
+    try:
+        return float(calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ")))
+    except (ValueError, OverflowError):
+        return None
 
 
 def _load(remote: ObjectRemote, key: str) -> dict[str, Any] | None:
@@ -140,11 +154,13 @@ def record_repository(remote: ObjectRemote, model_dir: Path, *, git_url: str = "
             tips.pop(remote_ref, None)  # a deleted branch or tag protects nothing any more
         else:
             tips[remote_ref] = local
-    if doc and tips == doc.get("tips") and (git_url or doc.get("url", "")) == doc.get("url"):
-        return  # nothing new: no write
+    when = time.time() if now is None else now
+    written = parse_iso(str(doc.get("written", "")))
+    if (doc and tips == doc.get("tips") and (git_url or doc.get("url", "")) == doc.get("url")
+            and written is not None and when - written < REFRESH_SECONDS):
+        return  # nothing new, and refreshed lately: no write
     remote.put_record(key, _dump({"id": ident, "url": git_url or doc.get("url", ""),
-                                  "written": _iso(time.time() if now is None else now),
-                                  "tips": tips}))
+                                  "written": _iso(when), "tips": tips}))
 
 
 def forget_repository(remote: ObjectRemote, ident: str) -> bool:
@@ -370,10 +386,5 @@ def _wait_for_plans(remote: ObjectRemote, wanted: set[str], stale_after: float,
 
 
 def is_stale(record: GcRecord, stale_after: float) -> bool:
-    import calendar
-
-    try:
-        started = calendar.timegm(time.strptime(record.started, "%Y-%m-%dT%H:%M:%SZ"))
-    except ValueError:
-        return True
-    return time.time() - started > stale_after
+    started = parse_iso(record.started)
+    return started is None or time.time() - started > stale_after

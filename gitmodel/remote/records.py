@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,13 +22,36 @@ class RemoteRecord:
     """Oids this clone has seen on a remote (uploaded, or found there), so the pre-push hook can
     decide "nothing new" without importing a backend or asking the network.
 
-    A hint only: an explicit `git model push` asks the remote again.
+    A hint only: an explicit `git model push` asks the remote again. A remote gc (from any
+    clone) can make it wrong, so it holds only while the remote's list of gc records is the one
+    it was last checked against (:meth:`revalidate`, one listing; docs/remotes.md).
     """
 
     def __init__(self, model_dir: Path, url: str) -> None:
         digest = hashlib.sha256(url.encode()).hexdigest()[:16]
         self.path = model_dir / "remotes" / f"{digest}.oids"
+        # the digest of the remote's gc record keys the oids were last checked against; its
+        # mtime is when, which the shell hook's tag shortcut reads (gitmodel/hooks/hook.sh)
+        self.generation_path = self.path.with_suffix(".gc")
         self.url = url
+
+    def revalidate(self, gc_keys: Iterable[str]) -> bool:
+        """Check the record against the remote's gc record keys (``gitmodel/gc/`` listed once):
+        when they differ from the last check, a remote gc ran since and may have removed any
+        oid listed, so forget them all. Returns whether the record still holds."""
+        generation = hashlib.sha256("\n".join(sorted(gc_keys)).encode()).hexdigest()
+        try:
+            before = self.generation_path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            before = None
+        holds = before == generation
+        if not holds:
+            self.forget()
+        self.generation_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.generation_path.with_name(f"{self.generation_path.name}.{os.getpid()}")
+        tmp.write_text(generation + "\n", encoding="utf-8")
+        tmp.replace(self.generation_path)  # also refreshes the mtime when unchanged
+        return holds
 
     def known(self) -> set[str]:
         try:
@@ -51,6 +75,8 @@ class RemoteRecord:
     def forget(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            self.generation_path.unlink()
 
 
 # -- choosing a remote ------------------------------------------------------------------------

@@ -28,8 +28,9 @@ def pre_push_upload(ws: Workspace, git_remote: str, needs: Sequence[Need],
                     *, progress: Progress | None = None, plan: Plan | None = None,
                     updates: Sequence[tuple[str, str, str, str]] = ()) -> PrePushResult:
     """Upload ``needs`` (:func:`needs_of_push`) to the model remote named like the git remote,
-    else the default one. Known-present objects cost no request and no import. ``updates``
-    (the hook's stdin lines) go into this clone's repository record on the remote."""
+    else the default one. Objects the local record lists cost no existence check, once one
+    listing of the remote's gc records shows no gc ran since the record was last checked.
+    ``updates`` (the hook's stdin lines) go into this clone's repository record on the remote."""
     if not needs:
         return PrePushResult()
     config = ws.config
@@ -43,12 +44,24 @@ def pre_push_upload(ws: Workspace, git_remote: str, needs: Sequence[Need],
             "these commits name model objects but no model remote is configured, so others "
             "cannot get the bytes; add one with `git model remote add origin URL --default` "
             "and commit .gitmodel.toml"))
-    known = RemoteRecord(ws.repo.model_dir, target.url).known()
-    if all(n.oid in known for n in needs):
-        return PrePushResult(target.url, TransferReport(target.url, skipped=len(_unique(needs))))
+    record = RemoteRecord(ws.repo.model_dir, target.url)
     remote = open_named(ws, target, quick=False)
-    report = push_objects(ws.store, remote, needs, record=record_for(ws, remote.url),
-                          progress=progress, plan=plan, skip_known=True)
+    # A remote gc anywhere may have removed what the record lists: one listing of the gc
+    # records tells (docs/remotes.md, "The pre-push hook"); a changed list drops the record.
+    from gitmodel.remote import ledger
+
+    try:
+        gc_keys = remote.list_records(ledger.GC)
+    except GitmodelError:
+        raise
+    except Exception as exc:
+        raise explain(exc, remote, "listing the gc records of") from None
+    known = record.known() if record.revalidate(gc_keys) else set()
+    if all(n.oid in known for n in needs):
+        report = TransferReport(remote.url, skipped=len(_unique(needs)))
+    else:
+        report = push_objects(ws.store, remote, needs, record=record_for(ws, remote.url),
+                              progress=progress, plan=plan, skip_known=True)
     settle(ws, remote, needs, report, git_remote=git_remote, updates=updates)
     return PrePushResult(target.url, report)
 
