@@ -132,6 +132,22 @@ def _young(stamp: float, now: float, grace: float) -> bool:
     return now - stamp < grace
 
 
+def judge(chunk_bytes: int, live_bytes: int, stamp: float, now: float, *, grace: float,
+          rewrite_dead: float) -> str:
+    """What gc does with one pack: "keep", "young", "delete" or "rewrite". Pure, so that a
+    remote's packs (judged from their indexes and upload times) follow the same rule."""
+    dead = chunk_bytes - live_bytes
+    if dead <= 0:
+        return "keep"
+    if _young(stamp, now, grace):
+        return "young"
+    if live_bytes == 0:
+        return "delete"
+    if chunk_bytes and dead / chunk_bytes >= rewrite_dead:
+        return "rewrite"
+    return "keep"
+
+
 def plan_packs(store_root: Path, now: float, *, grace: float,
                rewrite_dead: float = DEFAULT_REWRITE_DEAD,
                exclude: Iterable[str] = ()) -> PackPlan:
@@ -190,17 +206,8 @@ def plan_packs(store_root: Path, now: float, *, grace: float,
             if chunk_id in plan.live:
                 live_bytes += length
         file_bytes += path.stat().st_size
-        dead = chunk_bytes - live_bytes
-        if unsure or dead == 0:
-            action = "keep"
-        elif _young(stamp, now, grace):
-            action = "young"
-        elif live_bytes == 0:
-            action = "delete"
-        elif chunk_bytes and dead / chunk_bytes >= rewrite_dead:
-            action = "rewrite"
-        else:
-            action = "keep"
+        action = "keep" if unsure else judge(chunk_bytes, live_bytes, stamp, now, grace=grace,
+                                             rewrite_dead=rewrite_dead)
         plan.packs.append(PackState(pack, len(index), chunk_bytes, live_bytes, file_bytes,
                                     stamp, action))
     return plan

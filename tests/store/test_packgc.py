@@ -179,3 +179,16 @@ def test_clean_packs_under_the_lock_and_the_map_reread(tmp_path: Path) -> None:
     target = tmp_path / "same-store"
     store.materialize(new_oid, target)  # the same object, after the rewrite
     assert target.read_bytes() == new
+
+
+def test_judge_is_the_rule_in_one_place() -> None:
+    from gitmodel.store.packgc import judge
+
+    now = 1_000_000.0
+    old = now - 7200
+    assert judge(100, 100, old, now, grace=3600, rewrite_dead=0.5) == "keep"
+    assert judge(100, 0, now - 10, now, grace=3600, rewrite_dead=0.5) == "young"
+    assert judge(100, 0, old, now, grace=3600, rewrite_dead=0.5) == "delete"
+    assert judge(100, 50, old, now, grace=3600, rewrite_dead=0.5) == "rewrite"
+    assert judge(100, 51, old, now, grace=3600, rewrite_dead=0.5) == "keep"
+    assert judge(100, 99, old, now, grace=3600, rewrite_dead=0.0) == "rewrite"
