@@ -405,7 +405,9 @@ def repack(
                        ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Chunk whole objects at or above the chunk threshold, and merge small packs.
+    """Chunk big whole objects and merge small packs.
+
+    A whole object is chunked when its size is at least [store] chunk-threshold.
 
     Each object is converted on its own (its recipe is verified by a rebuild before the whole
     object is deleted), so an interrupted repack leaves every version readable and a re-run
