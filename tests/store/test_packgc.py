@@ -192,3 +192,21 @@ def test_judge_is_the_rule_in_one_place() -> None:
     assert judge(100, 50, old, now, grace=3600, rewrite_dead=0.5) == "rewrite"
     assert judge(100, 51, old, now, grace=3600, rewrite_dead=0.5) == "keep"
     assert judge(100, 99, old, now, grace=3600, rewrite_dead=0.0) == "rewrite"
+
+
+def test_a_fetch_reusing_a_dead_chunk_after_the_plan_keeps_its_pack(tmp_path: Path) -> None:
+    """As for an add: a download whose chunks are all in a pack gc planned to delete touches
+    that pack's index when it adopts the recipe, so the delete is skipped."""
+    store = chunked(tmp_path)
+    data = random_bytes(SIZE, 15)
+    oid = put(store, tmp_path, data)
+    recipe = store.recipe(oid)  # what a remote's recipe for the same file says
+    release(store, oid)
+    plan = plan_packs(store.root, time.time() + LATER, grace=60)
+    assert [p.action for p in plan.packs] == ["delete"]
+    time.sleep(0.02)
+    writer = store.incoming_pack(source="a test download")
+    store.adopt_chunked(recipe, writer, source="a test download")  # needs no chunk downloaded
+    done = sweep(store.root, plan, fsync=False)
+    assert done.spared and not done.deleted
+    restores(store, oid, data, tmp_path)
