@@ -86,6 +86,9 @@ class GcSettings:
     keep_days: int = 7  # commits on local branches made in the last N days
     keep_versions: int = 2  # the newest N registered versions of each model
     keep_rescued: float = 30 * 86400.0  # seconds a rescued copy is kept
+    # a pack whose dead chunk bytes are at least this fraction of its chunk bytes is rewritten
+    # (docs/storage.md, "Packs": lower thresholds move more bytes per byte freed)
+    pack_rewrite_dead: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -176,7 +179,7 @@ def parse_count(value: object, where: str) -> int:
     raise ConfigError(f"{where} is {value!r}: give a whole number, 0 or more")
 
 
-_GC_KEYS = ("grace", "keep-days", "keep-versions", "keep-rescued")
+_GC_KEYS = ("grace", "keep-days", "keep-versions", "keep-rescued", "pack-rewrite-dead")
 
 
 def parse_gc(table: object) -> GcSettings:
@@ -195,7 +198,26 @@ def parse_gc(table: object) -> GcSettings:
         keep_versions=parse_count(table.get("keep-versions", defaults.keep_versions),
                                   f"gc.keep-versions in {CONFIG_FILE}"),
         keep_rescued=_duration_of(table, "gc", "keep-rescued", "30d") or 0.0,
+        pack_rewrite_dead=parse_fraction(table.get("pack-rewrite-dead",
+                                                   defaults.pack_rewrite_dead),
+                                         f"gc.pack-rewrite-dead in {CONFIG_FILE}"),
     )
+
+
+def parse_fraction(value: object, where: str) -> float:
+    """A share from 0 to 1, as a number (0.5) or a percentage ("50%")."""
+    number: object = value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            number = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+        except ValueError:
+            number = None
+    if (isinstance(number, (int, float)) and not isinstance(number, bool)
+            and 0.0 <= float(number) <= 1.0):
+        return float(number)
+    raise ConfigError(f"{where} is {value!r}: give a share from 0 to 1 (0.5) or a percentage "
+                      "(\"50%\")")
 
 
 def parse_chunk_threshold(value: object, where: str) -> int | None:

@@ -26,6 +26,7 @@ from gitmodel.hashing import Progress, hash_file
 from gitmodel.remote.backends import ObjectRemote, explain
 from gitmodel.retention import REACHABLE, Use, referenced
 from gitmodel.store import ObjectStore
+from gitmodel.store.packcheck import PackCheck
 from gitmodel.store.verify import quarantine, rehash
 from gitmodel.workspace import Workspace, rescued
 
@@ -68,6 +69,19 @@ class Orphan:
 
 
 @dataclass
+class PackFinding:
+    """A pack with bad chunks, or one that cannot be read at all."""
+
+    pack: str
+    problem: str  # "bad-chunks", "damaged"
+    detail: str
+    bad_chunks: int = 0
+    repaired: bool = False
+    quarantined_to: str | None = None
+    rescued_chunks: int = 0
+
+
+@dataclass
 class FsckReport:
     cache_objects: int = 0
     cache_bytes: int = 0
@@ -79,6 +93,9 @@ class FsckReport:
     remote_hashed: int = 0
     only_on_remote: int = 0  # named, not in the cache, on the remote: fine (gc freed them)
     findings: list[Finding] = field(default_factory=list)
+    packs: list[PackFinding] = field(default_factory=list)
+    packs_checked: int = 0
+    chunks_checked: int = 0
     orphans: list[Orphan] = field(default_factory=list)
     strays: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # model files that could not be read
@@ -87,7 +104,8 @@ class FsckReport:
     @property
     def failed(self) -> bool:
         """Whether anything is corrupt or missing (after repair): the exit status."""
-        return any(not f.repaired for f in self.findings)
+        return (any(not f.repaired for f in self.findings)
+                or any(not p.repaired for p in self.packs))
 
     def of(self, problem: str) -> list[Finding]:
         return [f for f in self.findings if f.problem == problem]
@@ -167,7 +185,18 @@ def fsck(ws: Workspace, *, remote_name: str | None = None, repair: bool = False,
 
     for oid, bad in sorted(corrupt.items()):
         report.findings.append(_finding(oid, bad.size, "corrupt",
-                                        f"its bytes hash to {bad.actual}", refs.get(oid, [])))
+                                        bad.detail or f"its bytes hash to {bad.actual}",
+                                        refs.get(oid, [])))
+    if hashed.packs is not None:
+        report.packs_checked = hashed.packs.packs
+        report.chunks_checked = hashed.packs.chunks
+        for pack, why in sorted(hashed.packs.damaged.items()):
+            report.packs.append(PackFinding(pack.name, "damaged", why))
+        for pack in sorted(set(hashed.packs.bad_chunks.values())):
+            count = len(hashed.packs.bad_in(pack))
+            report.packs.append(PackFinding(pack.name, "bad-chunks",
+                                            f"{count} chunk(s) do not match their id",
+                                            bad_chunks=count))
     for oid, problem in sorted(unreadable.items()):
         report.findings.append(_finding(oid, 0, "unreadable", problem.error, refs.get(oid, [])))
     for oid in absent_here:
@@ -195,6 +224,8 @@ def fsck(ws: Workspace, *, remote_name: str | None = None, repair: bool = False,
             report.orphans.append(Orphan(oid, store.size(oid), rescued_from.get(oid)))
 
     if repair:
+        if hashed.packs is not None:
+            _rescue_packs(store, hashed.packs, report, say)
         _repair(ws, remote, on_remote, report, say)
     if unasked:
         report.notes.append(unasked)
@@ -305,6 +336,36 @@ def _repair(ws: Workspace, remote: ObjectRemote | None, on_remote: set[str], rep
     if remote is not None:
         for finding in report.of("remote-corrupt"):
             _reupload(store, remote, finding)
+
+
+def _rescue_packs(store: ObjectStore, packs: PackCheck, report: FsckReport,
+                  say: Phase) -> None:
+    """Each pack with bad chunks, or unreadable: its good chunks into a new pack, then it and
+    its index into ``quarantine/packs/`` (so no later add reuses a bad chunk, and gc never
+    copies one). The objects that needed its bad chunks are repaired next, from the remote."""
+    from gitmodel.locking import held
+    from gitmodel.store.gc import LOCK
+    from gitmodel.store.packcheck import rescue_pack
+
+    by_name = {p.pack: p for p in report.packs}
+    targets = sorted(set(packs.bad_chunks.values()) | set(packs.damaged))
+    if not targets:
+        return
+    say(f"rescuing the good chunks of {len(targets)} pack(s)")
+    with held(store.root / LOCK, "repairing packs (git model fsck --repair)"):
+        for pack in targets:
+            finding = by_name[pack.name]
+            try:
+                done = rescue_pack(store.root, pack, packs.bad_in(pack), fsync=store.fsync)
+            except (GitmodelError, OSError) as exc:
+                finding.detail += f"; the rescue failed: {exc}"
+                continue
+            finding.repaired = True
+            finding.rescued_chunks = done.rescued
+            finding.quarantined_to = str(done.quarantined_to)
+            finding.detail += (f"; {done.rescued} good chunk(s) rescued into a new pack, the "
+                               f"pack moved to {done.quarantined_to}")
+    store.forget_chunk_map()
 
 
 def _reupload(store: ObjectStore, remote: ObjectRemote, finding: Finding) -> None:

@@ -66,9 +66,9 @@ def test_a_clean_repository_passes(repo: Repo) -> None:
     assert report["cache_objects"] == 1 and report["referenced"] == 1
     # --json is stable: a key is added or renamed here on purpose, with docs/storage.md
     assert sorted(report) == [
-        "cache_bytes", "cache_objects", "findings", "hash_seconds", "jobs", "notes", "ok",
-        "only_on_remote", "orphans", "problems", "referenced", "remote", "remote_asked",
-        "remote_hashed", "strays"]
+        "cache_bytes", "cache_objects", "chunks_checked", "findings", "hash_seconds", "jobs",
+        "notes", "ok", "only_on_remote", "orphans", "packs", "packs_checked", "problems",
+        "referenced", "remote", "remote_asked", "remote_hashed", "strays"]
     text = repo.model("fsck").stdout
     assert "every object is where it should be" in text
 

@@ -239,6 +239,16 @@ def test_parsed_blobs_are_remembered_and_a_bad_line_is_ignored(
     assert len(cache.read_text().splitlines()) == 6  # 3 damaged, 2 good, 1 read again
 
 
+def test_pack_rewrite_dead_takes_a_share_or_a_percentage() -> None:
+    assert config.parse_gc({}).pack_rewrite_dead == 0.5
+    assert config.parse_gc({"pack-rewrite-dead": 0.25}).pack_rewrite_dead == 0.25
+    assert config.parse_gc({"pack-rewrite-dead": "75%"}).pack_rewrite_dead == 0.75
+    assert config.parse_gc({"pack-rewrite-dead": 1}).pack_rewrite_dead == 1.0
+    for bad in ("half", 1.5, -0.1, "120%", True):
+        with pytest.raises(ConfigError, match="pack-rewrite-dead"):
+            config.parse_gc({"pack-rewrite-dead": bad})
+
+
 def _needed_here(repo: Repo) -> dict[str, set[str]]:
     """oid -> where each ALWAYS use of it is, under no rule at all."""
     refs = retention.needed_locally(repo.root, NONE, time.time())

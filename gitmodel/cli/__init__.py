@@ -54,7 +54,7 @@ GROUP_OF = {
     **dict.fromkeys(("tag", "assign", "unassign", "deregister", "deprecate", "list", "show",
                      "history", "diff", "rollback", "check-ref", "verify"), "registry"),
     **dict.fromkeys(("remote", "push", "pull", "fetch", "get"), "remote"),
-    **dict.fromkeys(("du", "gc", "fsck"), "storage"),
+    **dict.fromkeys(("du", "gc", "fsck", "repack"), "storage"),
     "completion": "completion",
 }
 

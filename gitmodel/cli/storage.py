@@ -180,6 +180,7 @@ def gc(
             if not typer.confirm("delete them?", default=False, err=True):
                 raise GitmodelError("nothing was removed")
     removal = None
+    rewrite_dead = ws.config.gc.pack_rewrite_dead
     if not dry_run:
         bar = ProgressBar("removing", sum(s for _, s in plan.remove))
         try:
@@ -188,9 +189,15 @@ def gc(
                                       progress=bar)
             removal.rescue_entries = store_gc.prune_rescue_log(
                 ws.store, retention.expired_rescue(plan, ws.store))
+            # the released recipes are gone: now the chunks no remaining recipe names
+            pack_plan, removal.packs = store_gc.clean_packs(
+                ws.store, time.time(), grace=rules.grace, rewrite_dead=rewrite_dead)
         finally:
             bar.close()
-    _report_gc(plan, removal, dry_run, as_json)
+    else:
+        pack_plan = store_gc.preview_packs(ws.store, time.time(), [o for o, _ in plan.remove],
+                                           grace=rules.grace, rewrite_dead=rewrite_dead)
+    _report_gc(plan, removal, dry_run, as_json, pack_plan, ws.store)
 
 
 _KEPT_TEXT = {
@@ -292,10 +299,31 @@ def _print_remote_plan(plan: Any, *, dry_run: bool) -> None:
         typer.echo(f"released objects are copied to {plan.archive_to} and verified first")
 
 
-def _report_gc(plan: Any, removal: Any, dry_run: bool, as_json: bool) -> None:
+def _packs_json(pack_plan: Any, removal: Any) -> dict[str, Any]:
+    done = removal.packs if removal is not None else None
+    return {
+        "plan": [p.to_json() for p in pack_plan.packs if p.action != "keep"],
+        "kept": len(pack_plan.of("keep")), "young": len(pack_plan.of("young")),
+        "rewrite": len(pack_plan.of("rewrite")), "delete": len(pack_plan.of("delete")),
+        "orphan": len(pack_plan.of("orphan")), "damaged": len(pack_plan.of("damaged")),
+        "would_move": pack_plan.moved, "would_free": pack_plan.freed,
+        "rewritten": [{"pack": old.pack.name, "into": [f"pack-{n}.pack" for n in new]}
+                      for old, new in done.rewritten] if done else [],
+        "deleted": [p.pack.name for p in done.deleted] if done else [],
+        "spared": [p.pack.name for p in done.spared] if done else [],
+        "moved": done.moved if done else 0,
+        "freed": done.freed if done else 0,
+    }
+
+
+def _report_gc(plan: Any, removal: Any, dry_run: bool, as_json: bool, pack_plan: Any,
+               store: Any) -> None:
     removed = plan.remove if removal is None else removal.objects
     scratch = plan.scratch if removal is None else removal.scratch
-    freed = sum(s for _, s in removed) + sum(s.size for s in scratch)
+    if removal is None:
+        freed = (store_freed(store, removed) + sum(s.size for s in scratch) + pack_plan.freed)
+    else:
+        freed = removal.freed
     kept = plan.kept_by_rule()
     removed_ids = {oid for oid, _ in removed}
     if as_json:
@@ -313,8 +341,11 @@ def _report_gc(plan: Any, removal: Any, dry_run: bool, as_json: bool) -> None:
                 and plan.reason(oid)],
             "unpushed": [{"oid": oid, "size": size} for oid, size in plan.unpushed],
             "rescue_entries_dropped": removal.rescue_entries if removal else 0,
-            "failed": [{"what": w, "why": y} for w, y in (removal.failed if removal else [])],
-            "problems": plan.problems,
+            "packs": _packs_json(pack_plan, removal),
+            "failed": [{"what": w, "why": y} for w, y in (removal.failed if removal else [])]
+            + [{"what": w, "why": y} for w, y in
+               (removal.packs.failed if removal and removal.packs else [])],
+            "problems": plan.problems + pack_plan.problems,
         })
         return
     verb = "would remove" if dry_run else "removed"
@@ -322,6 +353,7 @@ def _report_gc(plan: Any, removal: Any, dry_run: bool, as_json: bool) -> None:
                + (f", and {len(scratch)} scratch item(s), "
                   f"{human_size(sum(s.size for s in scratch))}" if scratch else "")
                + f"; {'would free' if dry_run else 'freed'} {human_size(freed)}")
+    _print_packs(pack_plan, removal, dry_run)
     total_kept = sum(n for n, _ in kept.values())
     if total_kept:
         typer.echo(f"kept {total_kept} object(s), "
@@ -332,11 +364,97 @@ def _report_gc(plan: Any, removal: Any, dry_run: bool, as_json: bool) -> None:
     if plan.remote is None and plan.unpushed:
         typer.echo("no model remote is configured, so nothing the cache holds has another "
                    "copy; add one with `git model remote add` and push")
-    for problem in plan.problems:
+    for problem in plan.problems + pack_plan.problems:
         err(f"warning: {problem}")
     if removal is not None:
-        for what, why in removal.failed:
+        for what, why in removal.failed + (removal.packs.failed if removal.packs else []):
             err(f"error: could not remove {what}: {why}")
+
+
+def store_freed(store: Any, removed: Any) -> int:
+    from gitmodel.store.gc import stored_freed
+
+    return stored_freed(store, removed)
+
+
+def _print_packs(pack_plan: Any, removal: Any, dry_run: bool) -> None:
+    """One line on packs when there is something to say."""
+    done = removal.packs if removal is not None else None
+    if dry_run or done is None:
+        rewrite, delete = pack_plan.of("rewrite"), pack_plan.of("delete") + pack_plan.of("orphan")
+        if rewrite or delete:
+            typer.echo(f"packs: would rewrite {len(rewrite)} (copying "
+                       f"{human_size(pack_plan.moved)} of live chunks) and delete "
+                       f"{len(delete)}, freeing {human_size(pack_plan.freed)}")
+    elif done.rewritten or done.deleted:
+        typer.echo(f"packs: rewrote {len(done.rewritten)} (copied {human_size(done.moved)} of "
+                   f"live chunks) and deleted {len(done.deleted)}, freed {human_size(done.freed)}")
+    young = pack_plan.of("young")
+    if young:
+        typer.echo(f"packs: {len(young)} with dead chunks kept, younger than the grace period")
+    if done is not None and done.spared:
+        typer.echo(f"packs: {len(done.spared)} kept, touched by an add while gc ran")
+
+
+# -- repack -----------------------------------------------------------------------------------
+
+@app.command()
+def repack(
+    dry_run: Annotated[bool, typer.Option("--dry-run", "-n",
+                                          help="Show what would change; change nothing.")
+                       ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Chunk big whole objects and merge small packs.
+
+    A whole object is chunked when its size is at least [store] chunk-threshold.
+
+    Each object is converted on its own (its recipe is verified by a rebuild before the whole
+    object is deleted), so an interrupted repack leaves every version readable and a re-run
+    finishes the job. The threshold is [store] chunk-threshold; with chunking off, only packs
+    are merged.
+    """
+    from gitmodel.store import repack as repack_mod
+
+    ws = api.open_workspace()
+    threshold = ws.config.chunk_threshold
+    bar = ProgressBar("repacking")
+    try:
+        result = repack_mod.repack(ws.store, threshold, dry_run=dry_run, progress=bar)
+    finally:
+        bar.close()
+    plan = result.plan
+    if as_json:
+        dump_json({
+            "dry_run": dry_run, "chunk_threshold": threshold,
+            "convert": [{"oid": o, "size": s} for o, s in plan.convert],
+            "converted": [{"oid": o, "size": s} for o, s in result.converted],
+            "merge": [{"pack": p.name, "size": s} for p, s in plan.merge],
+            "merged": [p.name for p in result.merged],
+            "into": [f"pack-{n}.pack" for n in result.into],
+            "bytes_before": result.bytes_before, "bytes_after": result.bytes_after,
+            "failed": [{"what": w, "why": y} for w, y in result.failed],
+            "problems": plan.problems,
+        })
+    else:
+        if dry_run:
+            typer.echo(f"would chunk {len(plan.convert)} whole object(s), "
+                       f"{human_size(sum(s for _, s in plan.convert))}, and merge "
+                       f"{len(plan.merge)} small pack(s)")
+        else:
+            typer.echo(f"chunked {len(result.converted)} whole object(s), "
+                       f"{human_size(sum(s for _, s in result.converted))}; merged "
+                       f"{len(result.merged)} small pack(s) into {len(result.into)}; the store "
+                       f"went from {human_size(result.bytes_before)} to "
+                       f"{human_size(result.bytes_after)}")
+        if threshold is None:
+            typer.echo("chunking is off ([store] chunk-threshold): no object was chunked")
+        for problem in plan.problems:
+            err(f"warning: {problem}")
+        for what, why in result.failed:
+            err(f"error: {what}: {why}")
+    if result.failed:
+        raise typer.Exit(1)
 
 
 # -- du ---------------------------------------------------------------------------------------
@@ -374,16 +492,35 @@ def du(
         plan = retention.plan_local(ws.root, rules, time.time(), ws.store,
                                     remote_has=known if has is not None else None,
                                     remote=label, progress=status)
+        from gitmodel.store.usage import StoredBytes
+
+        status("reading recipes and pack indexes")
+        usage = StoredBytes(ws.store)
+        # what gc would free on disk: whole objects, scratch, and the pack pass after the
+        # released recipes went (a chunked object's logical size frees nothing by itself)
+        from gitmodel.store import gc as store_gc
+
+        packs = store_gc.preview_packs(ws.store, time.time(), [o for o, _ in plan.remove],
+                                       grace=rules.grace,
+                                       rewrite_dead=ws.config.gc.pack_rewrite_dead)
+        would_free = (store_gc.stored_freed(ws.store, plan.remove)
+                      + sum(s.size for s in plan.scratch) + packs.freed)
     finally:
         status.close()
-    report = _du_report(refs, plan, answer)
+    report = _du_report(refs, plan, answer, usage)
+    report["totals"]["gc_would_free"] = would_free
     if as_json:
         dump_json(report)
         return
     _print_du(report)
 
 
-def _du_report(refs: Any, plan: Any, on_remote: set[str] | None) -> dict[str, Any]:
+def _ratio(logical: int, stored: int) -> float | None:
+    return round(logical / stored, 3) if stored else None
+
+
+def _du_report(refs: Any, plan: Any, on_remote: set[str] | None, usage: Any
+               ) -> dict[str, Any]:
     cached = plan.cached
     models: dict[str, dict[str, Any]] = {}
     namers: dict[str, set[str]] = {}  # oid -> "model@version" or "model" that name it
@@ -412,13 +549,24 @@ def _du_report(refs: Any, plan: Any, on_remote: set[str] | None) -> dict[str, An
                 "version": version,
                 "bytes": sum(s for _, s in objs),
                 "cached_bytes": sum(s for o, s in objs if o in cached),
+                "stored_bytes": usage.of(o for o, _ in objs),
                 "shared_bytes": sum(s for o, s in objs if o in shared),
             })
+        # the model's versions together: logical bytes of what is cached, and what they take
+        # with each chunk counted once (dedup ratio = logical / stored)
+        version_oids = {o for objs in entry["versions"].values() for o, _ in objs}
+        logical = sum(s for o, s in {(o, s) for objs in entry["versions"].values()
+                                     for o, s in objs} if o in cached)
+        stored = usage.of(version_oids)
         out_models.append({
             "model": name,
             "objects": len(objects),
             "bytes": sum(s for _, s in objects),
             "cached_bytes": sum(s for o, s in objects if o in cached),
+            "stored_bytes": usage.of(o for o, _ in objects),
+            "versions_logical_bytes": logical,
+            "versions_stored_bytes": stored,
+            "dedup_ratio": _ratio(logical, stored),
             "versions": versions,
         })
     cache_bytes = sum(size for size, _ in cached.values())
@@ -432,6 +580,10 @@ def _du_report(refs: Any, plan: Any, on_remote: set[str] | None) -> dict[str, An
         "only_local_bytes": None,
         "only_remote_bytes": None,
         "gc_would_free": plan.freed,
+        "logical_bytes": cache_bytes,
+        "stored_bytes": usage.on_disk,
+        "dedup_ratio": _ratio(cache_bytes, usage.on_disk),
+        "chunked_objects": sum(1 for o in cached if o in usage.recipes and o not in usage.whole),
     }
     if on_remote is not None:
         sizes = {o: u[0].size for o, u in refs.items() if u}
@@ -446,17 +598,25 @@ def _du_report(refs: Any, plan: Any, on_remote: set[str] | None) -> dict[str, An
 
 def _print_du(report: dict[str, Any]) -> None:
     totals = report["totals"]
+    ratio = f", dedup {totals['dedup_ratio']:.2f}x" if totals["dedup_ratio"] else ""
     typer.echo(f"cache: {totals['cache_objects']} object(s), {human_size(totals['cache_bytes'])}"
-               f" ({human_size(totals['shared_bytes'])} shared by several versions or models)")
+               f" ({human_size(totals['shared_bytes'])} shared by several versions or models);"
+               f" stored in {human_size(totals['stored_bytes'])}{ratio}")
     for model in report["models"]:
         name = model["model"] if model["model"] != "?" else "(invalid model files)"
         typer.echo(f"  {name}: {human_size(model['cached_bytes'])} cached of "
-                   f"{human_size(model['bytes'])} named")
+                   f"{human_size(model['bytes'])} named, stored in "
+                   f"{human_size(model['stored_bytes'])}")
+        if model["dedup_ratio"]:
+            typer.echo(f"    versions: {human_size(model['versions_logical_bytes'])} in "
+                       f"{human_size(model['versions_stored_bytes'])}, dedup ratio "
+                       f"{model['dedup_ratio']:.2f}x")
         for ver in model["versions"]:
             shared = (f", {human_size(ver['shared_bytes'])} shared" if ver["shared_bytes"]
                       else "")
             typer.echo(f"    {ver['version']}: {human_size(ver['cached_bytes'])} cached of "
-                       f"{human_size(ver['bytes'])}{shared}")
+                       f"{human_size(ver['bytes'])}, stored in "
+                       f"{human_size(ver['stored_bytes'])}{shared}")
     if totals["unreferenced_objects"]:
         typer.echo(f"  named by no model file: {totals['unreferenced_objects']} object(s), "
                    f"{human_size(totals['unreferenced_bytes'])}")
@@ -534,6 +694,12 @@ def _print_fsck(report: Any) -> None:
                 typer.echo(f"  {'':14} named by {', '.join(names)}{more}")
             if finding.quarantined_to:
                 typer.echo(f"  {'':14} the corrupt bytes are in {finding.quarantined_to}")
+    if report.packs_checked:
+        typer.echo(f"checked {report.chunks_checked} chunk(s) in {report.packs_checked} "
+                   "pack(s) against their BLAKE3 ids")
+    for pack in report.packs:
+        state = "repaired" if pack.repaired else pack.problem
+        typer.echo(f"pack {pack.pack}: {state}: {pack.detail}")
     if report.orphans:
         total = sum(o.size for o in report.orphans)
         typer.echo(f"orphaned: {len(report.orphans)} object(s), {human_size(total)} named by no "
@@ -550,7 +716,9 @@ def _print_fsck(report: Any) -> None:
         err(f"note: {note}")
     counts = {p: len(report.of(p)) for p in
               ("corrupt", "unreadable", "missing", "not-on-remote", "remote-corrupt")}
-    repaired = sum(1 for f in report.findings if f.repaired)
+    counts["bad pack"] = len(report.packs)
+    repaired = sum(1 for f in report.findings if f.repaired) + sum(
+        1 for p in report.packs if p.repaired)
     summary = ", ".join(f"{n} {p}" for p, n in counts.items() if n)
     if not summary:
         typer.echo("fsck: every object is where it should be, with the right bytes")

@@ -21,6 +21,7 @@ from gitmodel.errors import StoreFormatError
 from gitmodel.hashing import OID_PREFIX
 from gitmodel.locking import held
 from gitmodel.store.objects import ObjectStore, is_oid, recipe_size
+from gitmodel.store.packgc import PackPlan, PackSweep, plan_packs, sweep
 
 LOCK = "gc.lock"
 RESCUE_LOG = "rescued.jsonl"  # written by gitmodel.workspace.rescue (same name)
@@ -118,10 +119,16 @@ class Removal:
     scratch: list[Scratch] = field(default_factory=list)
     rescue_entries: int = 0  # expired lines dropped from the rescue log
     failed: list[tuple[str, str]] = field(default_factory=list)  # (what, why)
+    chunked: set[str] = field(default_factory=set)  # of ``objects``: those that were recipes
+    packs: PackSweep | None = None  # what the pack-level pass did after the objects went
 
     @property
     def freed(self) -> int:
-        return sum(size for _, size in self.objects) + sum(s.size for s in self.scratch)
+        """Bytes freed on disk: whole objects, scratch, and what the pack pass freed (a chunked
+        object's bytes are freed only when its chunks' packs are rewritten or deleted)."""
+        return (sum(size for oid, size in self.objects if oid not in self.chunked)
+                + sum(s.size for s in self.scratch)
+                + (self.packs.freed if self.packs is not None else 0))
 
 
 def _remove_tree(path: Path) -> None:
@@ -148,6 +155,7 @@ def remove(store: ObjectStore, objects: Iterable[tuple[str, int]], extra: Iterab
             # the whole object and the recipe of a chunked one (its chunks stay in their packs:
             # pack-level gc drops chunks no recipe names), then the digest beside a whole one
             removed = False
+            chunked = store.is_chunked(oid)
             try:
                 for folder in ("objects", "recipes"):
                     with contextlib.suppress(FileNotFoundError):
@@ -161,6 +169,8 @@ def remove(store: ObjectStore, objects: Iterable[tuple[str, int]], extra: Iterab
             if not removed:
                 continue  # gone already (a concurrent or earlier, killed, gc)
             result.objects.append((oid, size))
+            if chunked:
+                result.chunked.add(oid)
             if progress is not None:
                 progress(size)
         for item in extra:
@@ -223,3 +233,28 @@ def object_times_of(store: ObjectStore, oid: str) -> float | None:
             continue
         return max(st.st_mtime, st.st_ctime)
     return None
+
+
+def clean_packs(store: ObjectStore, now: float, *, grace: float, rewrite_dead: float,
+                progress: Callable[[int], None] | None = None) -> tuple[PackPlan, PackSweep]:
+    """The pack-level pass, run after the released recipes are gone: plan from the recipes that
+    remain (store/packgc.py) and rewrite or delete packs, under the cache's gc lock (a
+    ``repack`` takes the same lock)."""
+    with held(store.root / LOCK, "cleaning the cache (git model gc)"):
+        plan = plan_packs(store.root, now, grace=grace, rewrite_dead=rewrite_dead)
+        done = sweep(store.root, plan, fsync=store.fsync, progress=progress)
+    store.forget_chunk_map()
+    return plan, done
+
+
+def preview_packs(store: ObjectStore, now: float, released: Iterable[str], *, grace: float,
+                  rewrite_dead: float) -> PackPlan:
+    """The pack-level plan a gc that removes ``released`` would carry out (for --dry-run and
+    ``du``)."""
+    return plan_packs(store.root, now, grace=grace, rewrite_dead=rewrite_dead, exclude=released)
+
+
+def stored_freed(store: ObjectStore, removed: Iterable[tuple[str, int]]) -> int:
+    """Of ``removed`` (oid, logical size), the bytes removing them frees by itself: the whole
+    objects' (a chunked object's bytes go with its packs, counted by the pack pass)."""
+    return sum(size for oid, size in removed if not store.is_chunked(oid))

@@ -168,6 +168,10 @@ class ObjectStore:
             self._chunks = ChunkIndex.load(self.packs_dir)
         return self._chunks
 
+    def forget_chunk_map(self) -> None:
+        """Drop the loaded chunk map (packs were rewritten): the next use reads them again."""
+        self._chunks = None
+
     def _locate_all(self, recipe: Recipe, writer: PackWriter | None = None
                     ) -> list[tuple[Path, int, int]] | None:
         """Where each chunk of ``recipe`` is (in packs, or pending in ``writer``), or None if any
@@ -400,13 +404,20 @@ class ObjectStore:
                     name = chunk_id(data)
                     chunks.append((name, length))
                     where = index.locate(name)
+                    if where is not None and where[0] not in reused:
+                        # touched now, not at the end: a gc planning meanwhile sees it young
+                        try:
+                            os.utime(index_path_of(where[0]))
+                        except FileNotFoundError:
+                            # a gc retired the pack since the map was read: write the chunk
+                            # anew rather than name bytes that are going (store/packgc.py)
+                            where = None
+                        except OSError:
+                            reused.add(where[0])  # another user's pack in a shared cache
+                        else:
+                            reused.add(where[0])
                     if where is None:
                         writer.add(name, data)
-                    elif where[0] not in reused:
-                        reused.add(where[0])
-                        # touched now, not at the end: a gc planning meanwhile sees it young
-                        with contextlib.suppress(OSError):
-                            os.utime(index_path_of(where[0]))
                 if not got:
                     break
                 carry = work[cuts[-1][0]:] if cuts else None
@@ -429,6 +440,39 @@ class ObjectStore:
         self._write_small(self._recipe_path(recipe.oid), recipe.encode(), prefix="recipe-")
         self.chunk_index().refresh()
 
+    def convert_to_chunked(self, oid: str) -> bool:
+        """Turn the whole-file object ``oid`` into a chunked one (``git model repack``): chunk it
+        into packs, write its recipe, check that the packs rebuild its sha256, and only then
+        delete the whole object and its digest. Each step leaves ``oid`` readable: a kill
+        before the delete leaves both forms (readers take either), and a re-run finishes.
+        False when it is not a whole object here; :class:`CorruptObjectError` when its bytes
+        do not match its name (it is then left as it is, for fsck)."""
+        path = self._path(oid)
+        try:
+            with open(path, "rb") as src:
+                recipe, writer, _reused = self._chunk_pass(src, None)
+        except FileNotFoundError:
+            return False
+        if recipe is None:
+            writer.abort()
+            return False  # the empty file is never chunked
+        if recipe.oid != oid:
+            writer.abort()
+            raise CorruptObjectError(oid, recipe.oid, f"cache object {path}")
+        writer.finish()
+        recipe_path = self._recipe_path(oid)
+        if not recipe_path.is_file():
+            self._write_small(recipe_path, recipe.encode(), prefix="recipe-")
+        self.chunk_index().refresh()
+        actual = self.rehash_chunked(oid)  # verified by rebuilding, before the delete
+        if actual != oid:
+            raise CorruptObjectError(oid, actual, f"rebuilt from {self.packs_dir}")
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            self._digest_path(oid).unlink()
+        return True
+
     def incoming_pack(self, *, source: str = "the remote") -> PackWriter:
         """A PackWriter for chunks downloaded from ``source``: each is checked against its id
         as it is added; nothing is installed until :meth:`adopt_chunked` has checked the whole
@@ -442,7 +486,12 @@ class ObjectStore:
         install the writer's packs and then the recipe. On any failure the writer is aborted
         and nothing enters the cache."""
         try:
-            located = self._locate_all(recipe, writer)
+            located = None
+            for _attempt in range(2):
+                located = self._locate_all(recipe, writer)
+                if located is None or self._touch_packs(located, writer):
+                    break
+                self.chunk_index().refresh()  # a pack it names was retired: read the map again
             if located is None:
                 raise StoreFormatError(source, f"the recipe of {recipe.oid} names chunks that "
                                                "neither the cache nor the download holds")
@@ -453,6 +502,18 @@ class ObjectStore:
             writer.abort()
             raise
         self._install_chunked(recipe, writer, set())
+
+    def _touch_packs(self, located: list[tuple[Path, int, int]], writer: PackWriter) -> bool:
+        """Touch the index of every installed pack ``located`` names, as an add does for the
+        chunks it reuses, so that a gc sees them young; False if one has gone (retired)."""
+        for pack in {where[0] for where in located if where[0].parent != writer.tmp_dir}:
+            try:
+                os.utime(index_path_of(pack))
+            except FileNotFoundError:
+                return False
+            except OSError:
+                continue  # another user's pack in a shared cache: reading it is enough
+        return True
 
     def new_temp_file(self) -> Path:
         fd, name = tempfile.mkstemp(dir=self._tmp_dir(), prefix="get-")
