@@ -37,6 +37,7 @@ from harness import (
     MIB,
     Env,
     check_source,
+    corrupt,
     find_dvc,
     format_header,
     header_fields,
@@ -44,6 +45,7 @@ from harness import (
     machine,
     machine_line,
     rmtree,
+    sha256_of,
     spread,
     write_random,
     write_results,
@@ -108,13 +110,6 @@ def drop_dirty() -> None:
     os.sync()
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        while chunk := stream.read(MIB):
-            digest.update(chunk)
-    return digest.hexdigest()
-
 
 def md5_of(path: Path) -> str:
     digest = hashlib.md5()
@@ -123,14 +118,6 @@ def md5_of(path: Path) -> str:
             digest.update(chunk)
     return digest.hexdigest()
 
-
-def corrupt(path: Path) -> None:
-    """Flip one byte in the middle of ``path`` (--corrupt-restore: a test of these checks)."""
-    with open(path, "r+b") as stream:
-        stream.seek(path.stat().st_size // 2)
-        byte = stream.read(1)
-        stream.seek(-1, os.SEEK_CUR)
-        stream.write(bytes([byte[0] ^ 0xFF]))
 
 
 # -- the benchmarks ------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ from harness import (
     MIB,
     Env,
     check_source,
+    corrupt,
     find_dvc,
     format_header,
     header_fields,
@@ -54,6 +55,7 @@ from harness import (
     machine,
     machine_line,
     rmtree,
+    sha256_of,
     spread,
     write_results,
 )
@@ -282,21 +284,6 @@ def disk_usage(path: Path) -> int:
     return total
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        while chunk := stream.read(MIB):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def corrupt(path: Path) -> None:
-    """Flip one byte in the middle of ``path`` (--corrupt-restore: a test of the checks)."""
-    with open(path, "r+b") as stream:
-        stream.seek(path.stat().st_size // 2)
-        byte = stream.read(1)
-        stream.seek(-1, os.SEEK_CUR)
-        stream.write(bytes([byte[0] ^ 0xFF]))
 
 
 def can_drop_caches() -> bool:

@@ -19,6 +19,7 @@ is an ancestor of HEAD, and that the tree was clean there (the rule: README.md, 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import platform
 import random
@@ -281,6 +282,26 @@ class Env:
         assert self.dvc
         return [[self.dvc, "add", "-q", name], ["git", "add", f"{name}.dvc", ".gitignore"],
                 ["git", "commit", "-q", "-m", message]]
+
+
+def sha256_of(path: Path) -> str:
+    """The hex sha256 of ``path``, read in 1 MiB pieces: the check every benchmark's restore
+    is held to."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        while chunk := stream.read(MIB):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def corrupt(path: Path) -> None:
+    """Flip one byte in the middle of ``path`` (--corrupt-restore: a test of a benchmark's
+    checks)."""
+    with open(path, "r+b") as stream:
+        stream.seek(path.stat().st_size // 2)
+        byte = stream.read(1)
+        stream.seek(-1, os.SEEK_CUR)
+        stream.write(bytes([byte[0] ^ 0xFF]))
 
 
 def write_random(path: Path, size: int, seed: int) -> None:
