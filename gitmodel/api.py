@@ -24,6 +24,7 @@ from gitmodel.errors import (
     ObjectMissingError,
     UnsafePathError,
 )
+from gitmodel.fileio import write_atomic
 from gitmodel.hashing import Progress
 from gitmodel.modelfile import DataInput, FileEntry, ModelFile
 from gitmodel.workspace import (
@@ -180,16 +181,6 @@ def parse_assignments(items: Iterable[str], what: str) -> dict[str, Any]:
     return values
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` by ``data`` whole (temp file + rename): a reader never sees half."""
-    tmp = path.with_name(f".{path.name}.gitmodel-{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
 
 def _ignore_line(rel: str, is_dir: bool) -> tuple[Path, str]:
     """The .gitignore in the artifact's folder (repo-relative) and the anchored line for it."""
@@ -206,7 +197,7 @@ def _ignore_artifact(ws: Workspace, rel: str, is_dir: bool) -> str | None:
     if line in existing.splitlines():
         return None
     prefix = "" if not existing or existing.endswith("\n") else "\n"
-    _write_atomic(gitignore, f"{existing}{prefix}{line}\n".encode())
+    write_atomic(gitignore, f"{existing}{prefix}{line}\n".encode())
     return line
 
 
@@ -223,7 +214,7 @@ def _unignore(ws: Workspace, rel: str, is_dir: bool) -> None:
     if not kept:
         gitignore.unlink()
     elif kept != lines:
-        _write_atomic(gitignore, "".join(kept).encode())
+        write_atomic(gitignore, "".join(kept).encode())
 
 
 def add(
@@ -469,7 +460,7 @@ def _write_and_stage(ws: Workspace, plans: list[_AddPlan], index: dict[str, str]
             if model_file_abs not in touched:
                 touched[model_file_abs] = (model_file_abs.read_bytes()
                                            if model_file_abs.exists() else None)
-            _write_atomic(model_file_abs, plan.text.encode())
+            write_atomic(model_file_abs, plan.text.encode())
             if _ignore_artifact(ws, plan.artifact, plan.is_dir) is not None:
                 ignored.append(plan)
             to_stage += [plan.model.model_file, plan.gitignore]
@@ -484,7 +475,7 @@ def _write_and_stage(ws: Workspace, plans: list[_AddPlan], index: dict[str, str]
             if content is None:
                 path.unlink(missing_ok=True)
             else:
-                _write_atomic(path, content)
+                write_atomic(path, content)
         for plan in ignored:
             _unignore(ws, plan.artifact, plan.is_dir)
         raise

@@ -15,12 +15,13 @@ import os
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from gitmodel.errors import GitmodelError, RemoteError
+from gitmodel.fileio import write_atomic
 from gitmodel.hashing import CHUNK_SIZE, OID_PREFIX, Progress
 from gitmodel.remote.parallel import DEFAULT_JOBS, run_parallel
 from gitmodel.store import is_oid
@@ -331,14 +332,7 @@ class DirectoryRemote:
         final = self.root / _record_key(key)
         self.check_exists()
         final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}")
-        try:
-            tmp.write_bytes(data)
-            os.replace(tmp, final)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
+        write_atomic(final, data)
 
     def get_record(self, key: str) -> bytes | None:
         try:
@@ -469,21 +463,7 @@ class FsspecRemote:
 
     def put_bytes(self, key: str, data: bytes) -> None:
         self.calls("put")
-        final = self._key_path(key)
-        if self.scheme in ATOMIC_PUT_SCHEMES:
-            self.fs.pipe_file(final, data)  # one PUT: visible whole or not at all
-            return
-        tmp = f"{self.root}/tmp/{final.rsplit('/', 1)[-1][:64]}.{uuid.uuid4().hex}"
-        with contextlib.suppress(Exception):
-            self.fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
-            self.fs.makedirs(f"{self.root}/tmp", exist_ok=True)
-        try:
-            self.fs.pipe_file(tmp, data)
-            self.fs.mv(tmp, final)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                self.fs.rm_file(tmp)
-            raise
+        self._place(self._key_path(key), lambda dest: self.fs.pipe_file(dest, data))
 
     def get_bytes(self, key: str) -> bytes:
         self.calls("get")
@@ -508,19 +488,23 @@ class FsspecRemote:
 
     def put_key(self, key: str, source: Path, progress: Progress) -> None:
         self.calls("put")
-        final = self._key_path(key)
         callback = _fsspec_callback(progress)
+        self._place(self._key_path(key),
+                    lambda dest: self.fs.put_file(str(source), dest, callback=callback))
+
+    def _place(self, final: str, write: Callable[[str], object]) -> None:
+        """Make ``final`` appear whole: ``write(path)`` straight to it where the store shows a
+        key only once its PUT (or CompleteMultipartUpload) is done, so an interrupted upload
+        leaves nothing under the key; elsewhere into ``tmp/`` and then moved into place."""
         if self.scheme in ATOMIC_PUT_SCHEMES:
-            # An object store shows a key only once its PUT (or CompleteMultipartUpload) is done;
-            # an interrupted multipart upload leaves no object under the key.
-            self.fs.put_file(str(source), final, callback=callback)
+            write(final)
             return
         tmp = f"{self.root}/tmp/{final.rsplit('/', 1)[-1][:64]}.{uuid.uuid4().hex}"
         with contextlib.suppress(Exception):
             self.fs.makedirs(f"{self.root}/tmp", exist_ok=True)
             self.fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
         try:
-            self.fs.put_file(str(source), tmp, callback=callback)
+            write(tmp)
             self.fs.mv(tmp, final)
         except BaseException:
             with contextlib.suppress(Exception):
@@ -565,16 +549,7 @@ class FsspecRemote:
             self.fs.rm([self._path(oid) for oid in oids])
 
     def put_record(self, key: str, data: bytes) -> None:
-        final = f"{self.root}/{_record_key(key)}"
-        if self.scheme in ATOMIC_PUT_SCHEMES:
-            self.fs.pipe_file(final, data)  # one PUT: visible whole or not at all
-            return
-        tmp = f"{self.root}/tmp/record.{uuid.uuid4().hex}"
-        with contextlib.suppress(Exception):
-            self.fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
-            self.fs.makedirs(f"{self.root}/tmp", exist_ok=True)
-        self.fs.pipe_file(tmp, data)
-        self.fs.mv(tmp, final)
+        self._place(f"{self.root}/{_record_key(key)}", lambda dest: self.fs.pipe_file(dest, data))
 
     def get_record(self, key: str) -> bytes | None:
         try:

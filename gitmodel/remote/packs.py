@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitmodel.errors import CorruptChunkError, CorruptObjectError, RemoteError, StoreFormatError
+from gitmodel.fileio import write_atomic
 from gitmodel.hashing import Progress
 from gitmodel.remote.backends import PACKS, ObjectRemote, RemoteKeyMissing, explain, recipe_key
 from gitmodel.remote.parallel import DEFAULT_JOBS, Cancelled, run_parallel
@@ -158,7 +159,7 @@ def remote_chunks(remote: ObjectRemote, cache: Path | None, *, jobs: int = DEFAU
                 found.damaged[name] = exc.problem
             return
         if cache is not None:
-            _write_atomic(cache / f"pack-{name}.idx", data)
+            _keep_index(cache, name, data)
         with lock:
             found.downloaded += 1
             found.index_bytes += len(data)
@@ -189,16 +190,11 @@ def _use(found: RemoteChunks, name: str, index: PackIndex, listing: dict[str, in
         found.add(name, index)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+def _keep_index(cache: Path, name: str, data: bytes) -> None:
+    """Keep a checked remote index in ``cache``, the remote's local index cache (an index never
+    changes: it is named by its own hash)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    write_atomic(cache / f"pack-{name}.idx", data)
 
 
 # -- push ---------------------------------------------------------------------------------------
@@ -286,8 +282,9 @@ def push_chunked(store: ObjectStore, remote: ObjectRemote, plan: PushPlan, *,
         if isinstance(item, Path):
             pack, index = item, item.with_suffix(".idx")
             name = pack.name[len("pack-"):-len(".pack")]
-            _send_pair(remote, name, pack, index.read_bytes(), tick, count)
-            _write_atomic(cache / index.name, index.read_bytes())
+            data = index.read_bytes()
+            _send_pair(remote, name, pack, data, tick, count)
+            _keep_index(cache, name, data)
             return
         pack, data, name = _build_pack(item, scratch)
         try:
@@ -295,7 +292,7 @@ def push_chunked(store: ObjectStore, remote: ObjectRemote, plan: PushPlan, *,
         finally:
             with contextlib.suppress(FileNotFoundError):
                 pack.unlink()
-        _write_atomic(cache / f"pack-{name}.idx", data)
+        _keep_index(cache, name, data)
 
     items: list[Path | list[tuple[bytes, Path, int, int]]] = [*plan.whole_packs, *plan.new_packs]
     try:
