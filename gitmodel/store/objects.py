@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import BinaryIO
@@ -41,6 +41,7 @@ from gitmodel.hashing import (
     same_stat,
     settled,
 )
+from gitmodel.store.mapped import PackMaps, in_halves, on_threads
 from gitmodel.store.packs import (
     RECIPE_MAGIC,
     ChunkIndex,
@@ -781,31 +782,6 @@ def _kernel_copy(src: BinaryIO, dst: BinaryIO) -> None:
             dst.write(block)
 
 
-class _Maps:
-    """Read-only mmaps of packs, opened once per rebuild."""
-
-    def __init__(self) -> None:
-        self._maps: dict[Path, tuple[int, mmap.mmap]] = {}
-
-    def get(self, path: Path) -> tuple[int, mmap.mmap]:
-        found = self._maps.get(path)
-        if found is None:
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                found = (fd, mmap.mmap(fd, 0, access=mmap.ACCESS_READ))
-            except BaseException:
-                os.close(fd)
-                raise
-            self._maps[path] = found
-        return found
-
-    def close(self) -> None:
-        for fd, mapped in self._maps.values():
-            mapped.close()
-            os.close(fd)
-        self._maps.clear()
-
-
 def _copy_chunks(recipe: Recipe, located: list[tuple[Path, int, int]], fd: int,
                  progress: Progress | None) -> tuple[bytes, Path] | None:
     """Write the chunks into ``fd`` at their file offsets, each BLAKE3-checked against its id,
@@ -813,29 +789,25 @@ def _copy_chunks(recipe: Recipe, located: list[tuple[Path, int, int]], fd: int,
     (chunk id, pack) that did not match (or was not the length the recipe says), or None."""
     from blake3 import blake3
 
-    plan: list[tuple[int, bytes, Path, int, int]] = []
+    plan: list[tuple[int, bytes, Path, int, int, bool]] = []
     offset = 0
     for (chunk_id, length), (pack, at, stored) in zip(recipe.chunks, located, strict=True):
-        plan.append((offset, chunk_id, pack, at, length if stored == length else -1))
+        plan.append((offset, chunk_id, pack, at, length, stored == length))
         offset += length
     os.ftruncate(fd, recipe.size)
-    half = recipe.size // 2
-    split = next((i for i, item in enumerate(plan) if item[0] >= half), len(plan))
-    parts = [plan[:split], plan[split:]] if recipe.size >= (16 << 20) else [plan]
+    parts = in_halves(plan, lambda item: item[4]) if recipe.size >= (16 << 20) else [plan]
     bad: list[tuple[bytes, Path]] = []
     lock = threading.Lock()
-    failure: list[BaseException] = []
 
-    def work(part: list[tuple[int, bytes, Path, int, int]]) -> None:
-        maps = _Maps()
+    def work(part: Sequence[tuple[int, bytes, Path, int, int, bool]]) -> None:
+        maps = PackMaps()
         try:
-            for target_at, chunk_id, pack, at, length in part:
-                if length < 0:
+            for target_at, chunk_id, pack, at, length, stored_as_listed in part:
+                if not stored_as_listed:
                     with lock:
                         bad.append((chunk_id, pack))
                     continue
-                _, mapped = maps.get(pack)
-                view = memoryview(mapped)[at:at + length]
+                view = memoryview(maps.get(pack))[at:at + length]
                 try:
                     if blake3(view).digest() != chunk_id or len(view) != length:
                         with lock:
@@ -848,20 +820,10 @@ def _copy_chunks(recipe: Recipe, located: list[tuple[Path, int, int]], fd: int,
                 if progress:
                     with lock:
                         progress(length)
-        except BaseException as exc:
-            failure.append(exc)
         finally:
             maps.close()
 
-    threads = [threading.Thread(target=work, args=(part,), name="gitmodel-rebuild", daemon=True)
-               for part in parts[1:]]
-    for thread in threads:
-        thread.start()
-    work(parts[0])
-    for thread in threads:
-        thread.join()
-    if failure:
-        raise failure[0]
+    on_threads(parts, work, "gitmodel-rebuild")
     return bad[0] if bad else None
 
 
@@ -871,11 +833,10 @@ def _sha256_of_chunks(recipe: Recipe, located: list[tuple[Path, int, int]],
     import hashlib
 
     sha = hashlib.sha256()
-    maps = _Maps()
+    maps = PackMaps()
     try:
         for (_chunk_id, length), (pack, at, stored) in zip(recipe.chunks, located, strict=True):
-            _, mapped = maps.get(pack)
-            view = memoryview(mapped)[at:at + min(length, stored)]
+            view = memoryview(maps.get(pack))[at:at + min(length, stored)]
             try:
                 sha.update(view)
             finally:

@@ -11,15 +11,15 @@ so two threads check two halves of the chunks at once (as the whole-object rehas
 from __future__ import annotations
 
 import contextlib
-import mmap
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitmodel.errors import StoreFormatError
+from gitmodel.store.mapped import PackMaps, in_halves, on_threads
 from gitmodel.store.packs import PackIndex, PackWriter
 
 QUARANTINE_PACKS = "quarantine/packs"
@@ -72,33 +72,20 @@ def check_packs(packs_dir: Path, *, jobs: int = 2,
                     index.entries())
     work.sort(key=lambda item: (item[0], item[2]))  # pack order: sequential reads
     total = sum(item[3] for item in work)
-    half = total // 2
-    running = 0
-    split = len(work)
-    for at, item in enumerate(work):
-        running += item[3]
-        if running >= half:
-            split = at + 1
-            break
-    parts = [work[:split], work[split:]] if jobs > 1 and total >= (8 << 20) else [work]
+    parts = (in_halves(work, lambda item: item[3]) if jobs > 1 and total >= (8 << 20)
+             else [work])
     lock = threading.Lock()
-    failures: list[BaseException] = []
 
-    def check(part: list[tuple[Path, bytes, int, int]]) -> None:
+    def check(part: Sequence[tuple[Path, bytes, int, int]]) -> None:
         from blake3 import blake3
 
-        maps: dict[Path, mmap.mmap] = {}
+        maps = PackMaps()
         bad: list[tuple[bytes, Path]] = []
         good: list[bytes] = []
         done = 0
         try:
             for pack, chunk_id, offset, length in part:
-                mapped = maps.get(pack)
-                if mapped is None:
-                    with open(pack, "rb") as stream:
-                        mapped = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
-                    maps[pack] = mapped
-                view = memoryview(mapped)[offset:offset + length]
+                view = memoryview(maps.get(pack))[offset:offset + length]
                 try:
                     (good.append(chunk_id) if blake3(view).digest() == chunk_id
                      else bad.append((chunk_id, pack)))
@@ -109,11 +96,8 @@ def check_packs(packs_dir: Path, *, jobs: int = 2,
                     with lock:
                         progress(done)
                     done = 0
-        except BaseException as exc:
-            failures.append(exc)
         finally:
-            for mapped in maps.values():
-                mapped.close()
+            maps.close()
             with lock:
                 if progress is not None and done:
                     progress(done)
@@ -121,15 +105,7 @@ def check_packs(packs_dir: Path, *, jobs: int = 2,
                 for chunk_id, pack in bad:
                     result.bad_chunks.setdefault(chunk_id, pack)
 
-    threads = [threading.Thread(target=check, args=(part,), name="gitmodel-packcheck",
-                                daemon=True) for part in parts[1:]]
-    for thread in threads:
-        thread.start()
-    check(parts[0])
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
+    on_threads(parts, check, "gitmodel-packcheck")
     result.chunks = len(work)
     result.chunk_bytes = total
     result.seconds = time.monotonic() - started
