@@ -61,8 +61,11 @@ def status_answers(repo: Repo) -> list[str]:
 
 
 def clear_git_lock(repo: Repo) -> None:
-    """A killed git leaves its index.lock; git says to remove it, and so does the user."""
-    (repo.root / ".git/index.lock").unlink(missing_ok=True)
+    """A killed git leaves its locks (index.lock, HEAD.lock when killed while moving HEAD, a
+    ref's lock); git says to remove them, and so does the user."""
+    git_dir = repo.root / ".git"
+    for lock in [*git_dir.glob("*.lock"), *(git_dir / "refs").rglob("*.lock")]:
+        lock.unlink(missing_ok=True)
 
 
 def gitmodel_cmd(*args: str) -> list[str]:
