@@ -162,6 +162,12 @@ class ObjectRemote(Protocol):
         chunked object is rebuilt from its recipe and packs, each chunk checked."""
         ...
 
+    def get_object(self, oid: str, target: Path, progress: Progress) -> None:
+        """Write the remote's whole-file object ``oid`` to ``target`` in one GET, asking
+        nothing first (the caller verifies the bytes); :class:`RemoteObjectMissing` when the
+        remote holds no whole object under that oid (it may hold a recipe: see :meth:`locate`)."""
+        ...
+
     def where(self, oid: str) -> str:
         """A URL naming the object, for messages."""
         ...
@@ -293,15 +299,21 @@ class DirectoryRemote:
         self.put_key(object_key(oid), source, progress)
 
     def download(self, oid: str, target: Path, progress: Progress) -> None:
-        self.calls("get")
-        source = self.root / object_key(oid)
-        if not source.is_file():
+        try:
+            self.get_object(oid, target, progress)
+        except RemoteObjectMissing:
             # a chunked object: its bytes rebuilt from the packs (gitmodel.remote.packs)
             from gitmodel.remote.packs import download_whole
 
             download_whole(self, oid, target, progress)
-            return
-        _copy(source, target, progress)
+
+    def get_object(self, oid: str, target: Path, progress: Progress) -> None:
+        self.calls("get")
+        try:  # the source is opened first: a missing object leaves target as it was
+            _copy(self.root / object_key(oid), target, progress)
+        except FileNotFoundError:
+            self.check_exists()  # an unmounted share says so, not "every object is missing"
+            raise RemoteObjectMissing(oid, self.url) from None
 
     def inventory(self) -> dict[str, RemoteObject]:
         self.check_exists()
@@ -512,17 +524,24 @@ class FsspecRemote:
             raise
 
     def download(self, oid: str, target: Path, progress: Progress) -> None:
+        try:
+            self.get_object(oid, target, progress)
+        except RemoteObjectMissing:
+            # a chunked object: its bytes rebuilt from the packs (gitmodel.remote.packs)
+            from gitmodel.remote.packs import download_whole
+
+            download_whole(self, oid, target, progress)
+
+    def get_object(self, oid: str, target: Path, progress: Progress) -> None:
+        # one GET: s3fs's get_file sends GetObject first and opens the target only once the
+        # object answered, so a missing object costs one request and writes nothing
         self.calls("get")
         try:
             self.fs.get_file(self._path(oid), str(target), callback=_fsspec_callback(progress))
-            return
         except FileNotFoundError as exc:
             if "bucket" in str(exc).lower():
                 raise
-        # a chunked object: its bytes rebuilt from the packs (gitmodel.remote.packs)
-        from gitmodel.remote.packs import download_whole
-
-        download_whole(self, oid, target, progress)
+            raise RemoteObjectMissing(oid, self.url) from None
 
     def inventory(self) -> dict[str, RemoteObject]:
         # find(detail=True) is one paginated listing (ListObjectsV2: 1,000 keys a request on
