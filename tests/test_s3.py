@@ -386,3 +386,25 @@ def test_fetch_of_a_small_object_the_remote_holds_as_a_recipe(s3: Any, tmp_path:
 def key_of_oid(oid: str, prefix: str) -> str:
     digest = oid.removeprefix("sha256:")
     return f"{BUCKET}/{prefix}/objects/{digest[:2]}/{digest[2:]}"
+
+
+def test_fetch_of_a_chunked_object_reads_recipe_and_index_by_one_get_each(
+        s3: Any, tmp_path: Path, request_log: RequestLog) -> None:
+    """One lookup of the recipe (the object is large, so it is asked for as a recipe first),
+    then one GET for the recipe and for each index, with no HEAD before them (s3fs asks a key's
+    size before a whole read unless told to read it in one request), then the pack ranges."""
+    from gitmodel.remote import fetch_objects, open_remote
+    from gitmodel.store import ObjectStore
+
+    src, needs, _ = fetch_fixture(tmp_path, 1, "chunked", chunk_threshold=10_000)
+    assert src.is_chunked(needs[0].oid)
+    request_log.lines.clear()
+    down = ObjectStore(tmp_path / "down", chunk_threshold=10_000)
+    report = fetch_objects(down, open_remote(f"s3://{BUCKET}/chunked"), needs)
+    assert report.transferred == [needs[0].oid]
+    lines = [ln for ln in request_log.lines if "/chunked/" in ln or "prefix=chunked/" in ln]
+    heads = [ln for ln in lines if ln.startswith("HEAD")]
+    assert len(heads) == 1 and "/chunked/recipes/" in heads[0], lines
+    recipe_gets = [ln for ln in lines if ln.startswith("GET") and "/chunked/recipes/" in ln]
+    index_gets = [ln for ln in lines if ln.startswith("GET") and ln.endswith(".idx")]
+    assert len(recipe_gets) == 1 and len(index_gets) == 1, lines

@@ -395,6 +395,10 @@ class FsspecRemote:
         self.scheme = scheme
         self.jobs = jobs
         self.calls = CallCounter()
+        # s3fs's cat_file of a whole key first asks its size (a HEAD) to decide whether to
+        # read it in parallel parts; the keys read whole here (recipes, indexes, records) are
+        # small, so one GET reads each
+        self._one_get: dict[str, Any] = {"max_concurrency": 1} if scheme in ("s3", "s3a") else {}
 
     def where(self, oid: str) -> str:
         return f"{self.url.rstrip('/')}/{object_key(oid)}"
@@ -480,7 +484,7 @@ class FsspecRemote:
     def get_bytes(self, key: str) -> bytes:
         self.calls("get")
         try:
-            return bytes(self.fs.cat_file(self._key_path(key)))
+            return bytes(self.fs.cat_file(self._key_path(key), **self._one_get))
         except FileNotFoundError as exc:
             if "bucket" in str(exc).lower():
                 raise
@@ -572,7 +576,7 @@ class FsspecRemote:
 
     def get_record(self, key: str) -> bytes | None:
         try:
-            return bytes(self.fs.cat_file(f"{self.root}/{_record_key(key)}"))
+            return bytes(self.fs.cat_file(f"{self.root}/{_record_key(key)}", **self._one_get))
         except FileNotFoundError:
             return None
 
