@@ -684,8 +684,11 @@ def open_remote(url: str, options: dict[str, Any] | None = None, *, base: Path |
             {"connect_timeout": 2, "read_timeout": 20, "retries": {"max_attempts": 1}}
             if quick else {"connect_timeout": 10, "read_timeout": 60,
                            "retries": {"max_attempts": 1}})
+        # a connection for every transfer thread (botocore keeps 10 unless told), and as many
+        # parallel parts of one large whole object as there are jobs
+        kwargs["config_kwargs"]["max_pool_connections"] = max(10, jobs)
         kwargs["skip_instance_cache"] = True
-        kwargs["max_concurrency"] = 8
+        kwargs["max_concurrency"] = max(1, jobs)
     try:
         fs = fsspec.filesystem(scheme, **kwargs)
     except ImportError:
