@@ -282,3 +282,129 @@ def test_existence_check_lists_once_above_8_objects(s3: Any, repo: Repo, count: 
         assert len(lines) == count and all(ln.startswith("HEAD") for ln in lines), lines
         assert len(object_lookups(lines, "batch")) == count, lines
     assert all(s3.exists(key_of(b, "batch")) for b in blobs)
+
+
+def fetch_fixture(tmp_path: Path, count: int, prefix: str, *, chunk_threshold: int | None = None
+                  ) -> tuple[Any, list[Any], Any]:
+    """``count`` objects of 20-40 KB pushed to s3://BUCKET/PREFIX from a store: (the source
+    store, their needs, the remote)."""
+    from gitmodel.remote import Need, open_remote, push_objects
+    from gitmodel.store import ObjectStore
+
+    src = ObjectStore(tmp_path / "src", chunk_threshold=chunk_threshold)
+    needs = []
+    for i in range(count):
+        path = tmp_path / f"f{i}"
+        path.write_bytes(random_bytes(20_000 + 1000 * i, 700 + i))
+        oid, size = src.put_file(path)
+        needs.append(Need(oid, size, f"m{i}", "v1.0.0"))
+    remote = open_remote(f"s3://{BUCKET}/{prefix}")
+    push_objects(src, remote, needs)
+    return src, needs, remote
+
+
+def leftovers(store: Any) -> list[str]:
+    tmp = store.root / "tmp"
+    return sorted(p.name for p in tmp.iterdir()) if tmp.is_dir() else []
+
+
+def test_fetch_asks_for_each_small_object_by_its_get_alone(s3: Any, tmp_path: Path,
+                                                           request_log: RequestLog) -> None:
+    """No listing of objects/ and no HEAD before the GETs: a fetch of 12 small objects is 12
+    requests to the server, one GET per object, each verified into the cache."""
+    from gitmodel.remote import fetch_objects, open_remote
+    from gitmodel.store import ObjectStore
+
+    src, needs, _ = fetch_fixture(tmp_path, 12, "many")
+    request_log.lines.clear()
+    down = ObjectStore(tmp_path / "down")
+    report = fetch_objects(down, open_remote(f"s3://{BUCKET}/many"), needs)
+    assert sorted(report.transferred) == sorted(n.oid for n in needs) and not report.absent
+    assert report.bytes == sum(n.size for n in needs)
+    lines = [ln for ln in request_log.lines if f"/{BUCKET}/many/" in ln or "many/" in ln]
+    assert len(lines) == 12 and all(ln.startswith("GET /models/many/objects/") for ln in lines), \
+        lines
+    for need in needs:
+        assert down.object_path(need.oid).read_bytes() == src.object_path(need.oid).read_bytes()
+    assert leftovers(down) == []
+
+
+def test_fetch_of_a_missing_object_names_it_and_keeps_the_rest(s3: Any, tmp_path: Path) -> None:
+    """The GET's own 404 is the answer: the object is reported absent (named with its model,
+    version and remote), nothing of it is in the cache or left in tmp/, the others arrive."""
+    from gitmodel.remote import fetch_objects, open_remote
+    from gitmodel.remote.transfer import absent_error
+
+    _, needs, _ = fetch_fixture(tmp_path, 10, "gone")
+    lost = needs[3]
+    s3.rm(key_of_oid(lost.oid, "gone"))
+    from gitmodel.store import ObjectStore
+
+    down = ObjectStore(tmp_path / "down")
+    report = fetch_objects(down, open_remote(f"s3://{BUCKET}/gone"), needs)
+    assert report.absent == [lost]
+    assert sorted(report.transferred) == sorted(n.oid for n in needs if n is not lost)
+    assert not down.has(lost.oid) and leftovers(down) == []
+    message = str(absent_error(report))
+    assert lost.oid in message and f"s3://{BUCKET}/gone" in message
+    assert "model m3, v1.0.0" in message and "git model push" in message
+
+
+def test_fetch_refuses_a_tampered_small_object(s3: Any, tmp_path: Path) -> None:
+    from gitmodel.errors import RemoteError
+    from gitmodel.remote import fetch_objects, open_remote
+    from gitmodel.store import ObjectStore
+
+    _, needs, _ = fetch_fixture(tmp_path, 3, "bad")
+    bad = needs[1]
+    s3.pipe(key_of_oid(bad.oid, "bad"), b"not the bytes" * 1000)
+    down = ObjectStore(tmp_path / "down")
+    with pytest.raises(RemoteError) as caught:
+        fetch_objects(down, open_remote(f"s3://{BUCKET}/bad"), [bad])
+    assert bad.oid in str(caught.value) and "corrupt" in str(caught.value)
+    assert not down.has(bad.oid) and leftovers(down) == []
+
+
+def test_fetch_of_a_small_object_the_remote_holds_as_a_recipe(s3: Any, tmp_path: Path) -> None:
+    """A clone that chunks smaller files pushed a recipe: the GET of the whole object finds
+    nothing, and the object comes down as its chunks, verified."""
+    from gitmodel.remote import fetch_objects, open_remote
+    from gitmodel.store import ObjectStore
+
+    src, needs, _ = fetch_fixture(tmp_path, 2, "small-recipes", chunk_threshold=10_000)
+    assert all(src.is_chunked(n.oid) for n in needs)
+    down = ObjectStore(tmp_path / "down")
+    report = fetch_objects(down, open_remote(f"s3://{BUCKET}/small-recipes"), needs)
+    assert sorted(report.transferred) == sorted(n.oid for n in needs) and not report.absent
+    for need in needs:
+        down.materialize(need.oid, tmp_path / "out")
+        with src.whole_file(need.oid) as path:
+            assert (tmp_path / "out").read_bytes() == path.read_bytes()
+        (tmp_path / "out").unlink()
+
+
+def key_of_oid(oid: str, prefix: str) -> str:
+    digest = oid.removeprefix("sha256:")
+    return f"{BUCKET}/{prefix}/objects/{digest[:2]}/{digest[2:]}"
+
+
+def test_fetch_of_a_chunked_object_reads_recipe_and_index_by_one_get_each(
+        s3: Any, tmp_path: Path, request_log: RequestLog) -> None:
+    """One lookup of the recipe (the object is large, so it is asked for as a recipe first),
+    then one GET for the recipe and for each index, with no HEAD before them (s3fs asks a key's
+    size before a whole read unless told to read it in one request), then the pack ranges."""
+    from gitmodel.remote import fetch_objects, open_remote
+    from gitmodel.store import ObjectStore
+
+    src, needs, _ = fetch_fixture(tmp_path, 1, "chunked", chunk_threshold=10_000)
+    assert src.is_chunked(needs[0].oid)
+    request_log.lines.clear()
+    down = ObjectStore(tmp_path / "down", chunk_threshold=10_000)
+    report = fetch_objects(down, open_remote(f"s3://{BUCKET}/chunked"), needs)
+    assert report.transferred == [needs[0].oid]
+    lines = [ln for ln in request_log.lines if "/chunked/" in ln or "prefix=chunked/" in ln]
+    heads = [ln for ln in lines if ln.startswith("HEAD")]
+    assert len(heads) == 1 and "/chunked/recipes/" in heads[0], lines
+    recipe_gets = [ln for ln in lines if ln.startswith("GET") and "/chunked/recipes/" in ln]
+    index_gets = [ln for ln in lines if ln.startswith("GET") and ln.endswith(".idx")]
+    assert len(recipe_gets) == 1 and len(index_gets) == 1, lines

@@ -162,6 +162,12 @@ class ObjectRemote(Protocol):
         chunked object is rebuilt from its recipe and packs, each chunk checked."""
         ...
 
+    def get_object(self, oid: str, target: Path, progress: Progress) -> None:
+        """Write the remote's whole-file object ``oid`` to ``target`` in one GET, asking
+        nothing first (the caller verifies the bytes); :class:`RemoteObjectMissing` when the
+        remote holds no whole object under that oid (it may hold a recipe: see :meth:`locate`)."""
+        ...
+
     def where(self, oid: str) -> str:
         """A URL naming the object, for messages."""
         ...
@@ -293,15 +299,21 @@ class DirectoryRemote:
         self.put_key(object_key(oid), source, progress)
 
     def download(self, oid: str, target: Path, progress: Progress) -> None:
-        self.calls("get")
-        source = self.root / object_key(oid)
-        if not source.is_file():
+        try:
+            self.get_object(oid, target, progress)
+        except RemoteObjectMissing:
             # a chunked object: its bytes rebuilt from the packs (gitmodel.remote.packs)
             from gitmodel.remote.packs import download_whole
 
             download_whole(self, oid, target, progress)
-            return
-        _copy(source, target, progress)
+
+    def get_object(self, oid: str, target: Path, progress: Progress) -> None:
+        self.calls("get")
+        try:  # the source is opened first: a missing object leaves target as it was
+            _copy(self.root / object_key(oid), target, progress)
+        except FileNotFoundError:
+            self.check_exists()  # an unmounted share says so, not "every object is missing"
+            raise RemoteObjectMissing(oid, self.url) from None
 
     def inventory(self) -> dict[str, RemoteObject]:
         self.check_exists()
@@ -383,6 +395,10 @@ class FsspecRemote:
         self.scheme = scheme
         self.jobs = jobs
         self.calls = CallCounter()
+        # s3fs's cat_file of a whole key first asks its size (a HEAD) to decide whether to
+        # read it in parallel parts; the keys read whole here (recipes, indexes, records) are
+        # small, so one GET reads each
+        self._one_get: dict[str, Any] = {"max_concurrency": 1} if scheme in ("s3", "s3a") else {}
 
     def where(self, oid: str) -> str:
         return f"{self.url.rstrip('/')}/{object_key(oid)}"
@@ -468,7 +484,7 @@ class FsspecRemote:
     def get_bytes(self, key: str) -> bytes:
         self.calls("get")
         try:
-            return bytes(self.fs.cat_file(self._key_path(key)))
+            return bytes(self.fs.cat_file(self._key_path(key), **self._one_get))
         except FileNotFoundError as exc:
             if "bucket" in str(exc).lower():
                 raise
@@ -512,17 +528,24 @@ class FsspecRemote:
             raise
 
     def download(self, oid: str, target: Path, progress: Progress) -> None:
+        try:
+            self.get_object(oid, target, progress)
+        except RemoteObjectMissing:
+            # a chunked object: its bytes rebuilt from the packs (gitmodel.remote.packs)
+            from gitmodel.remote.packs import download_whole
+
+            download_whole(self, oid, target, progress)
+
+    def get_object(self, oid: str, target: Path, progress: Progress) -> None:
+        # one GET: s3fs's get_file sends GetObject first and opens the target only once the
+        # object answered, so a missing object costs one request and writes nothing
         self.calls("get")
         try:
             self.fs.get_file(self._path(oid), str(target), callback=_fsspec_callback(progress))
-            return
         except FileNotFoundError as exc:
             if "bucket" in str(exc).lower():
                 raise
-        # a chunked object: its bytes rebuilt from the packs (gitmodel.remote.packs)
-        from gitmodel.remote.packs import download_whole
-
-        download_whole(self, oid, target, progress)
+            raise RemoteObjectMissing(oid, self.url) from None
 
     def inventory(self) -> dict[str, RemoteObject]:
         # find(detail=True) is one paginated listing (ListObjectsV2: 1,000 keys a request on
@@ -553,7 +576,7 @@ class FsspecRemote:
 
     def get_record(self, key: str) -> bytes | None:
         try:
-            return bytes(self.fs.cat_file(f"{self.root}/{_record_key(key)}"))
+            return bytes(self.fs.cat_file(f"{self.root}/{_record_key(key)}", **self._one_get))
         except FileNotFoundError:
             return None
 
@@ -661,8 +684,11 @@ def open_remote(url: str, options: dict[str, Any] | None = None, *, base: Path |
             {"connect_timeout": 2, "read_timeout": 20, "retries": {"max_attempts": 1}}
             if quick else {"connect_timeout": 10, "read_timeout": 60,
                            "retries": {"max_attempts": 1}})
+        # a connection for every transfer thread (botocore keeps 10 unless told), and as many
+        # parallel parts of one large whole object as there are jobs
+        kwargs["config_kwargs"]["max_pool_connections"] = max(10, jobs)
         kwargs["skip_instance_cache"] = True
-        kwargs["max_concurrency"] = 8
+        kwargs["max_concurrency"] = max(1, jobs)
     try:
         fs = fsspec.filesystem(scheme, **kwargs)
     except ImportError:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from gitmodel.errors import CorruptObjectError, RemoteError
 from gitmodel.hashing import Progress
 from gitmodel.remote import packs
-from gitmodel.remote.backends import ObjectRemote, explain
+from gitmodel.remote.backends import ObjectRemote, RemoteObjectMissing, explain
 from gitmodel.remote.needs import Need, _unique
 from gitmodel.remote.parallel import DEFAULT_JOBS, Cancelled, run_parallel
 from gitmodel.remote.records import RemoteRecord
@@ -120,7 +120,12 @@ def fetch_objects(store: ObjectStore, remote: ObjectRemote, needs: Sequence[Need
                   record: RemoteRecord | None = None, jobs: int = DEFAULT_JOBS,
                   progress: Progress | None = None, plan: Plan | None = None) -> TransferReport:
     """Download the objects of ``needs`` missing from the cache, each verified by sha256 before
-    it enters the cache. Objects the remote lacks are listed in ``report.absent``."""
+    it enters the cache. Objects the remote lacks are listed in ``report.absent``.
+
+    An object below the chunk threshold is asked for by its GET alone: no listing, no lookup
+    first (a missing one is the GET's own answer, and only those are looked up afterwards, as
+    recipes). Larger ones are looked up first (one request each, or one listing above
+    :data:`~gitmodel.remote.backends.LIST_THRESHOLD`), since a recipe is fetched as chunks."""
     started = time.monotonic()
     report = TransferReport(remote.url)
     unique = _unique(needs)
@@ -129,60 +134,39 @@ def fetch_objects(store: ObjectStore, remote: ObjectRemote, needs: Sequence[Need
     if not wanted:
         return report
     threshold = store.chunk_threshold or packs.DEFAULT_CHUNK_THRESHOLD
-    try:
-        present = remote.locate([n.oid for n in wanted],
-                                chunked_first=[n.oid for n in wanted if n.size >= threshold])
-    except Exception as exc:
-        raise explain(exc, remote, "asking what is on") from None
-    report.absent = [n for n in wanted if n.oid not in present]
-    if report.absent:
-        _explain_absent(remote, report)
-    todo = [n for n in wanted if n.oid in present]
-    if record is not None:
-        record.add(sorted(present))
-    # a recipe on the remote (a chunked push) is fetched as the chunks the cache lacks; an
-    # object the remote holds whole (an older push) comes down whole, as before
-    by_oid = {n.oid: n for n in todo}
-    chunk_todo = [n for n in todo if present[n.oid] == "recipe"]
-    todo = [n for n in todo if present[n.oid] != "recipe"]
+    large = [n for n in wanted if n.size >= threshold]
+    present = _locate(remote, large, chunked_first=large)
+    whole = [n for n in wanted if n.size < threshold or present.get(n.oid) == "object"]
+    chunk_todo = [n for n in large if present.get(n.oid) == "recipe"]
+    by_oid = {n.oid: n for n in wanted}
+    lock = threading.Lock()
+    not_whole: list[Need] = []  # asked for whole, and the remote had no whole object
 
     def describe(oid: str) -> str:
         need = by_oid[oid]
         return f"{oid} (model {need.model}, {need.version})"
 
-    pack_plan = None
-    if chunk_todo:
-        try:
-            pack_plan = packs.plan_fetch(store, remote, [n.oid for n in chunk_todo], jobs=jobs,
-                                         describe=describe)
-        except (Cancelled, KeyboardInterrupt, RemoteError):
-            raise
-        except Exception as exc:
-            raise explain(exc, remote, "reading the recipes and pack indexes of") from None
-        report.bytes += pack_plan.meta_bytes
-    if plan is not None:
-        plan(len(todo) + len(chunk_todo),
-             sum(n.size for n in todo) + (pack_plan.bytes if pack_plan else 0))
-    lock = threading.Lock()
-
     def download(need: Need, tick: Progress) -> None:
         tmp = store.new_temp_file()
         try:
             try:
-                remote.download(need.oid, tmp, tick)
+                remote.get_object(need.oid, tmp, tick)
+            except RemoteObjectMissing:
+                with lock:
+                    not_whole.append(need)
+                return
             except (Cancelled, KeyboardInterrupt):
                 raise
             except Exception as exc:
-                raise explain(exc, remote, f"downloading {need.oid} (model {need.model}, "
-                                           f"{need.version}) from") from None
+                raise explain(exc, remote, f"downloading {describe(need.oid)} from") from None
             try:
                 store.put_verified(tmp, need.oid, remote.where(need.oid))
             except CorruptObjectError as exc:
                 raise RemoteError(
-                    f"object {need.oid} (model {need.model}, {need.version}) on remote "
-                    f"{remote.url} is corrupt: its bytes hash to {exc.actual}, so it was not put "
-                    f"in the cache; whoever can should delete {remote.where(need.oid)} and push "
-                    "it again from a clone that has the right bytes") from None
+                    f"object {describe(need.oid)} on remote {remote.url} is corrupt: its bytes "
+                    f"hash to {exc.actual}, so it was not put in the cache; whoever can should "
+                    f"delete {remote.where(need.oid)} and push it again from a clone that has "
+                    "the right bytes") from None
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
@@ -194,15 +178,64 @@ def fetch_objects(store: ObjectStore, remote: ObjectRemote, needs: Sequence[Need
         with lock:
             report.transferred.append(oid)
 
+    def plan_chunked(todo: list[Need]) -> packs.FetchPlan:
+        try:
+            pack_plan = packs.plan_fetch(store, remote, [n.oid for n in todo], jobs=jobs,
+                                         describe=describe)
+        except (Cancelled, KeyboardInterrupt, RemoteError):
+            raise
+        except Exception as exc:
+            raise explain(exc, remote, "reading the recipes and pack indexes of") from None
+        report.bytes += pack_plan.meta_bytes
+        return pack_plan
+
+    def fetch_planned(pack_plan: packs.FetchPlan) -> None:
+        got = packs.fetch_chunked(store, remote, pack_plan, jobs=jobs, progress=progress,
+                                  describe=describe, fetched=fetched)
+        report.bytes += got.bytes
+
     try:
-        run_parallel(todo, download, jobs, progress)
+        # planned before anything moves, so that the plan callback gets the whole total
+        pack_plan = plan_chunked(chunk_todo) if chunk_todo else None
+        if plan is not None:
+            plan(len(whole) + len(chunk_todo),
+                 sum(n.size for n in whole) + (pack_plan.bytes if pack_plan else 0))
+        run_parallel(whole, download, jobs, progress)
         if pack_plan is not None:
-            got = packs.fetch_chunked(store, remote, pack_plan, jobs=jobs, progress=progress,
-                                      describe=describe, fetched=fetched)
-            report.bytes += got.bytes
+            fetch_planned(pack_plan)
+        report.absent = [n for n in large if n.oid not in present]
+        if not_whole:
+            # no whole object there: a recipe (pushed by a clone that chunks smaller files),
+            # one that arrived meanwhile, or nothing at all
+            late = _locate(remote, not_whole, chunked_first=not_whole)
+            present.update(late)
+            asked = list(not_whole)
+            not_whole.clear()
+            run_parallel([n for n in asked if late.get(n.oid) == "object"], download, jobs,
+                         progress)
+            report.absent += [n for n in asked if n.oid not in late] + not_whole
+            again = [n for n in asked if late.get(n.oid) == "recipe"]
+            if again:
+                fetch_planned(plan_chunked(again))
+        if report.absent:
+            _explain_absent(remote, report)
     finally:
         report.seconds = time.monotonic() - started
+        if record is not None:
+            absent = {n.oid for n in report.absent}
+            record.add(sorted({*report.transferred, *present} - absent))
     return report
+
+
+def _locate(remote: ObjectRemote, needs: Sequence[Need], *, chunked_first: Sequence[Need]
+            ) -> dict[str, str]:
+    if not needs:
+        return {}
+    try:
+        return remote.locate([n.oid for n in needs],
+                             chunked_first=[n.oid for n in chunked_first])
+    except Exception as exc:
+        raise explain(exc, remote, "asking what is on") from None
 
 
 def _explain_absent(remote: ObjectRemote, report: TransferReport) -> None:
