@@ -312,6 +312,43 @@ class PackWriter:
         self._where[chunk_id] = (current, offset, length)
         self.bytes_written += length
 
+    def add_run(self, chunks: list[tuple[bytes, int]], data: memoryview) -> None:
+        """Append chunks that lie back to back in ``data`` ((id, length) each, in order, none
+        held by this writer yet) with one write per pack they land in, not one per chunk: an
+        add appends runs of new chunks straight from its read buffer (ids not rechecked, as
+        :meth:`add` does without ``verify_source``)."""
+        if self._done:
+            raise ValueError("this PackWriter has finished or aborted")
+        if self.verify_source is not None:
+            raise ValueError("chunks from a remote are added one by one, each checked")
+        if sum(length for _, length in chunks) != len(data):
+            raise ValueError("the chunks of a run do not tile its bytes")
+        start = 0  # of the bytes not yet written
+        at = 0
+        for chunk_id, length in chunks:
+            if not 1 <= length <= MAX_CHUNK_BYTES or len(chunk_id) != CHUNK_ID_BYTES:
+                raise ValueError(f"chunk {chunk_id.hex()} of {length} bytes cannot be packed")
+            if chunk_id in self._where:
+                raise ValueError(f"chunk {chunk_id.hex()} is already in this writer")
+            current = self._current
+            if current is not None and current.size - len(PACK_MAGIC) + length > MAX_PACK_BYTES:
+                if at > start:
+                    self._stream().write(data[start:at])
+                start = at
+                self._seal()
+                current = None
+            if current is None:
+                current = self._open()
+            offset = current.size
+            current.size += length
+            current.entries.append((chunk_id, offset, length))
+            self._where[chunk_id] = (current, offset, length)
+            at += length
+        if at > start:
+            self._stream().write(data[start:at])
+            self._dirty = True
+        self.bytes_written += at
+
     def locate(self, chunk_id: bytes) -> tuple[Path, int, int] | None:
         """Where a chunk this writer holds sits (a pack in tmp/), readable now, before finish."""
         found = self._where.get(chunk_id)
