@@ -218,8 +218,16 @@ def tree_tracked(repo_root: Path, treeish: str, paths: list[str]) -> set[str]:
     return {p for p in out.split("\0") if p}
 
 
+# gitmodel's filter (install.FILTER_KEY) only smudges: it has no clean capability, so the bytes
+# git hashes into the index are the file's own. git still starts it to learn that whenever it
+# reads a model file into the index (`add`, and `status` refreshing an entry it cannot trust by
+# its stat): a Python start, 10-25 ms here, twice per `git model add`. Commands that only read
+# model files into the index run without it; the blobs are the same.
+WITHOUT_FILTER = ["-c", "filter.gitmodel.process="]
+
+
 def add(repo_root: Path, paths: list[str]) -> None:
-    run_on_index(["add", "--", *[f":(literal){p}" for p in paths]], repo_root)
+    run_on_index([*WITHOUT_FILTER, "add", "--", *[f":(literal){p}" for p in paths]], repo_root)
 
 
 def rm_cached(repo_root: Path, paths: list[str]) -> None:
@@ -255,7 +263,8 @@ def head_commit(repo_root: Path) -> str | None:
 def is_dirty(repo_root: Path, exclude: list[str] | None = None) -> bool:
     """Whether tracked files differ from HEAD (``exclude`` pathspecs are ignored)."""
     specs = [f":(exclude){e}" for e in (exclude or [])]
-    out = run(["status", "--porcelain", "--untracked-files=no", "--", ".", *specs], repo_root)
+    out = run([*WITHOUT_FILTER, "status", "--porcelain", "--untracked-files=no", "--", ".",
+               *specs], repo_root)
     return bool(out.strip())
 
 

@@ -52,3 +52,27 @@ def test_call_returns_failures_and_run_raises_them_with_gits_cause(repo: Repo) -
         assert "no-such-object" in str(exc) and exc.returncode != 0
     else:  # pragma: no cover
         raise AssertionError("run() did not raise")
+
+
+def test_adding_and_status_of_model_files_never_start_the_filter(repo: Repo,
+                                                                  tmp_path: Path) -> None:
+    """The gitmodel filter only smudges: staging a model file and asking whether the work tree
+    is dirty must stage the file's own bytes without starting it (a Python start each)."""
+    marker = tmp_path / "filter-started"
+    repo.git("config", "filter.gitmodel.process", f"touch {marker}; exit 1")
+    repo.write(".gitattributes", "*.model.toml filter=gitmodel\n")
+    repo.write("m.model.toml", 'name = "m"\n')
+    repo.git("add", ".gitattributes")
+    repo.commit("attributes")
+    assert not marker.exists()
+    repo.write("m.model.toml", 'name = "m"\nversion = 2\n')
+    git.add(repo.root, ["m.model.toml"])
+    assert not git.is_dirty(repo.root, ["*.model.toml"])
+    assert not marker.exists()
+    staged = repo.git("ls-files", "-s", "m.model.toml").stdout.split()[1]
+    raw = repo.git("hash-object", "--no-filters", "m.model.toml").stdout.strip()
+    assert staged == raw
+    # git itself still starts it where it would (proof that the marker works)
+    repo.write("m.model.toml", 'name = "m"\nversion = 3\n')
+    repo.git("add", "m.model.toml", check=False)
+    assert marker.exists()

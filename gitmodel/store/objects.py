@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import itertools
 import mmap
 import os
 import queue
@@ -53,7 +52,6 @@ from gitmodel.store.packs import (
 
 OID_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 DEFAULT_CHUNK_THRESHOLD = 4 << 20  # [store] chunk-threshold (docs/config.md)
-_READ_BLOCK = 8 << 20  # bytes read at a time when chunking (two in flight: peak memory stays small)
 _FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
 
 
@@ -355,83 +353,19 @@ class ObjectStore:
 
     def _chunk_pass(self, src: BinaryIO, progress: Progress | None
                     ) -> tuple[Recipe | None, PackWriter, set[Path]]:
-        import hashlib
+        """One read of ``src`` (store/ingest.py): its recipe, a writer holding the chunks no
+        pack had, and the packs it reuses."""
+        from gitmodel.store.ingest import chunk_pass
 
-        from gitmodel.store.chunking import chunk_id, chunker
-
-        cutter = chunker()
-        sha = hashlib.sha256()
-        # Blocks are read into a few preallocated buffers (fresh bytes per read cost page faults
-        # and a copy to join the carried tail): the sha256 thread hashes a view of each block
-        # while the cutter works on later ones. With a queue of one, the thread has finished
-        # block k-3 once block k-1 is queued, so 4 buffers are never overwritten while hashed.
-        blocks: queue.Queue[memoryview | None] = queue.Queue(maxsize=1)
-
-        def hash_blocks() -> None:
-            while (block := blocks.get()) is not None:
-                sha.update(block)
-
-        hasher = threading.Thread(target=hash_blocks, name="gitmodel-sha256", daemon=True)
-        hasher.start()
         index = self.chunk_index()
         index.refresh()
         writer = PackWriter(self._tmp_dir(), self.packs_dir, fsync=self.fsync)
-        chunks: list[tuple[bytes, int]] = []
-        reused: set[Path] = set()
-        buffers = [memoryview(bytearray(_READ_BLOCK + cutter.max_size)) for _ in range(4)]
-        carry: memoryview | None = None
-        size = 0
         try:
-            for turn in itertools.count():
-                buffer = buffers[turn % len(buffers)]
-                kept = 0
-                if carry is not None:
-                    kept = len(carry)
-                    buffer[:kept] = carry
-                got = src.readinto(buffer[kept:kept + _READ_BLOCK])  # type: ignore[attr-defined]
-                if got:
-                    blocks.put(buffer[kept:kept + got])
-                    size += got
-                    if progress:
-                        progress(got)
-                work = buffer[:kept + got]
-                if not work:
-                    break
-                cuts = [(c.offset, c.length) for c in cutter.cut_buf(work)]
-                # the last cut of a block is a true boundary only at the end of the file
-                final = cuts if not got else cuts[:-1]
-                for offset, length in final:
-                    data = work[offset:offset + length]
-                    name = chunk_id(data)
-                    chunks.append((name, length))
-                    where = index.locate(name)
-                    if where is not None and where[0] not in reused:
-                        # touched now, not at the end: a gc planning meanwhile sees it young
-                        try:
-                            os.utime(index_path_of(where[0]))
-                        except FileNotFoundError:
-                            # a gc retired the pack since the map was read: write the chunk
-                            # anew rather than name bytes that are going (store/packgc.py)
-                            where = None
-                        except OSError:
-                            reused.add(where[0])  # another user's pack in a shared cache
-                        else:
-                            reused.add(where[0])
-                    if where is None:
-                        writer.add(name, data)
-                if not got:
-                    break
-                carry = work[cuts[-1][0]:] if cuts else None
+            recipe, reused = chunk_pass(src, index, writer, progress)
         except BaseException:
             writer.abort()
             raise
-        finally:
-            blocks.put(None)
-            hasher.join()
-        oid = OID_PREFIX + sha.hexdigest()
-        if size == 0:
-            return None, writer, reused
-        return Recipe(oid=oid, size=size, chunks=tuple(chunks)), writer, reused
+        return recipe, writer, reused
 
     def _install_chunked(self, recipe: Recipe, writer: PackWriter, reused: set[Path]) -> None:
         if self._touch_existing(recipe.oid):

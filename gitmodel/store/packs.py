@@ -18,9 +18,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from gitmodel.errors import CorruptChunkError, StoreFormatError
+
+if TYPE_CHECKING:
+    from gitmodel.store.midx import MultiPackIndex
 
 CHUNK_ID_BYTES = 32
 MAX_CHUNK_BYTES = 16 << 20  # a reader refuses longer chunks (spec: 1 ..= 16 MiB)
@@ -312,6 +315,43 @@ class PackWriter:
         self._where[chunk_id] = (current, offset, length)
         self.bytes_written += length
 
+    def add_run(self, chunks: list[tuple[bytes, int]], data: memoryview) -> None:
+        """Append chunks that lie back to back in ``data`` ((id, length) each, in order, none
+        held by this writer yet) with one write per pack they land in, not one per chunk: an
+        add appends runs of new chunks straight from its read buffer (ids not rechecked, as
+        :meth:`add` does without ``verify_source``)."""
+        if self._done:
+            raise ValueError("this PackWriter has finished or aborted")
+        if self.verify_source is not None:
+            raise ValueError("chunks from a remote are added one by one, each checked")
+        if sum(length for _, length in chunks) != len(data):
+            raise ValueError("the chunks of a run do not tile its bytes")
+        start = 0  # of the bytes not yet written
+        at = 0
+        for chunk_id, length in chunks:
+            if not 1 <= length <= MAX_CHUNK_BYTES or len(chunk_id) != CHUNK_ID_BYTES:
+                raise ValueError(f"chunk {chunk_id.hex()} of {length} bytes cannot be packed")
+            if chunk_id in self._where:
+                raise ValueError(f"chunk {chunk_id.hex()} is already in this writer")
+            current = self._current
+            if current is not None and current.size - len(PACK_MAGIC) + length > MAX_PACK_BYTES:
+                if at > start:
+                    self._stream().write(data[start:at])
+                start = at
+                self._seal()
+                current = None
+            if current is None:
+                current = self._open()
+            offset = current.size
+            current.size += length
+            current.entries.append((chunk_id, offset, length))
+            self._where[chunk_id] = (current, offset, length)
+            at += length
+        if at > start:
+            self._stream().write(data[start:at])
+            self._dirty = True
+        self.bytes_written += at
+
     def locate(self, chunk_id: bytes) -> tuple[Path, int, int] | None:
         """Where a chunk this writer holds sits (a pack in tmp/), readable now, before finish."""
         found = self._where.get(chunk_id)
@@ -428,17 +468,25 @@ def _fsync_dir(path: Path) -> None:
 class ChunkIndex:
     """Where each chunk of a store's packs is: chunk id -> (pack path, offset, length).
 
-    Built by reading every ``*.idx`` in ``packs_dir``. A dict is enough at these sizes: a store
-    of 100k chunks (6 GiB of 64 KiB chunks) holds ~100 indexes (see ``load``'s docstring for the
-    measured cost). An index that is damaged, or whose pack is missing or of the wrong size, is
-    left out and kept in :attr:`damaged`, so that ``fsck`` can name it; its chunks then count as
-    absent, never as present.
+    Lookups go to the multi-pack index (store/midx.py: one sorted table over mmap, no work per
+    chunk to load) for the packs it covers, and to a dict of the few packs installed since it
+    was written. Once :attr:`midx_after` packs are uncovered, or when the file is stale (a
+    pack it names is gone or changed size) or damaged, a load writes it anew from the
+    per-pack indexes (best effort: a read-only cache just keeps the dict). An index that is
+    damaged, or whose pack is missing or of the wrong size, is left out and kept in
+    :attr:`damaged`, so that ``fsck`` can name it; its chunks then count as absent, never as
+    present.
     """
+
+    midx_after = 16  # uncovered packs that make a load (re)write the multi-pack index
+    _midx_stale = False  # a multi-pack index is there but names packs that are not
 
     def __init__(self, packs_dir: Path) -> None:
         self.packs_dir = packs_dir
-        self._chunks: dict[bytes, tuple[Path, int, int]] = {}
-        self._indexes: dict[str, Path] = {}  # idx file name -> its pack
+        self._chunks: dict[bytes, tuple[Path, int, int]] = {}  # packs the midx does not cover
+        self._indexes: dict[str, Path] = {}  # idx file name -> its pack (every sound one)
+        self._midx: MultiPackIndex | None = None
+        self._midx_packs: list[Path] = []  # by pack number
         self.damaged: dict[Path, StoreFormatError] = {}
 
     @classmethod
@@ -455,11 +503,103 @@ class ChunkIndex:
         except FileNotFoundError:
             names = set()
         if not set(self._indexes) <= names:
-            self._chunks.clear()
-            self._indexes.clear()
+            self._forget()
         self.damaged = {path: error for path, error in self.damaged.items() if path.name in names}
-        for name in sorted(names - set(self._indexes) - {p.name for p in self.damaged}):
+        if not self._indexes and self._midx is None:
+            self._open_midx(names)
+        unread = sorted(names - set(self._indexes) - {p.name for p in self.damaged})
+        uncovered = len(self._indexes) - len(self._midx_packs) + len(unread)
+        if unread and (uncovered >= self.midx_after or self._midx_stale):
+            self._write_midx(names)
+            return
+        for name in unread:
             self._read(self.packs_dir / name)
+
+    def _forget(self) -> None:
+        self._chunks.clear()
+        self._indexes.clear()
+        self._midx = None
+        self._midx_packs = []
+        self._midx_stale = False
+
+    def _open_midx(self, names: set[str]) -> None:
+        """Use the multi-pack index if every pack it names is here at its size; else mark it
+        stale (the packs are then read one by one, and the file written anew)."""
+        from gitmodel.store.midx import MIDX_NAME, MultiPackIndex
+
+        try:
+            midx = MultiPackIndex.open(self.packs_dir / MIDX_NAME)
+        except FileNotFoundError:
+            return  # none yet: written once midx_after packs are here
+        except (StoreFormatError, OSError, ValueError):
+            self._midx_stale = True
+            return
+        paths = []
+        for name, packsize in midx.packs:
+            pack = self.packs_dir / f"pack-{name}.pack"
+            try:
+                actual = pack.stat().st_size
+            except OSError:
+                actual = -1
+            if f"pack-{name}.idx" not in names or actual != packsize:
+                self._midx_stale = True
+                return
+            paths.append(pack)
+        self._midx = midx
+        self._midx_packs = paths
+        self._midx_stale = False
+        for pack in paths:
+            self._indexes[pack.with_suffix(".idx").name] = pack
+
+    def _write_midx(self, names: set[str]) -> None:
+        """Build the multi-pack index from every sound per-pack index, install it (temp +
+        rename, best effort) and use it in place of the dict."""
+        from gitmodel.store.midx import MIDX_NAME, MultiPackIndex, index_table
+
+        tables = []
+        rejected = []
+        for name in sorted(names):
+            path = self.packs_dir / name
+            if path in self.damaged:
+                continue
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:
+                continue  # removed (by gc) since the listing
+            except OSError:
+                rejected.append(path)
+                continue
+            try:
+                table, packsize = index_table(data, source=str(path))
+                sound = path.with_suffix(".pack").stat().st_size == packsize
+            except (OSError, StoreFormatError):
+                sound = False
+            if not sound:
+                rejected.append(path)
+                continue
+            tables.append((name[len("pack-"):-len(".idx")], packsize, table))
+        encoded = MultiPackIndex.encode(tables)
+        midx = MultiPackIndex.decode(encoded, source=str(self.packs_dir / MIDX_NAME))
+        with contextlib.suppress(OSError):
+            tmp_dir = self.packs_dir.parent / "tmp"
+            tmp_dir.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="midx-")
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(encoded)
+                os.chmod(tmp, 0o444)
+                os.replace(tmp, self.packs_dir / MIDX_NAME)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+                raise
+        self._forget()
+        self._midx = midx
+        self._midx_packs = [self.packs_dir / f"pack-{name}.pack" for name, _ in midx.packs]
+        for pack in self._midx_packs:
+            self._indexes[pack.with_suffix(".idx").name] = pack
+        for path in rejected:
+            self._read(path)  # names what is wrong with it in damaged
 
     def _read(self, idx_path: Path) -> None:
         pack = idx_path.with_suffix(".pack")
@@ -484,13 +624,35 @@ class ChunkIndex:
         self._indexes[idx_path.name] = pack
 
     def locate(self, chunk_id: bytes) -> tuple[Path, int, int] | None:
+        midx = self._midx
+        if midx is not None:
+            try:
+                found = midx.lookup(chunk_id)
+            except StoreFormatError:
+                # a damaged entry: drop the file's answers and read the packs one by one
+                self._drop_midx()
+                return self.locate(chunk_id)
+            if found is not None:
+                number, offset, length = found
+                return self._midx_packs[number], offset, length
         return self._chunks.get(chunk_id)
 
+    def _drop_midx(self) -> None:
+        covered = self._midx_packs
+        self._midx = None
+        self._midx_packs = []
+        for pack in covered:
+            self._indexes.pop(pack.with_suffix(".idx").name, None)
+            self._read(pack.with_suffix(".idx"))
+
     def __contains__(self, chunk_id: object) -> bool:
-        return chunk_id in self._chunks
+        return isinstance(chunk_id, bytes) and self.locate(chunk_id) is not None
 
     def __len__(self) -> int:
-        return len(self._chunks)
+        midx = self._midx
+        if midx is None:
+            return len(self._chunks)
+        return len(midx) + sum(1 for chunk_id in self._chunks if midx.lookup(chunk_id) is None)
 
     def pack_paths(self) -> list[Path]:
         """Every pack whose index was read whole (damaged ones are in :attr:`damaged`)."""

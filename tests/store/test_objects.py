@@ -213,9 +213,9 @@ def test_chunking_off_keeps_every_file_whole(tmp_path: Path) -> None:
 @pytest.mark.parametrize("block", [300_000, 1 << 20, 262_144 + 1])
 def test_chunks_cut_block_by_block_are_those_of_the_whole_file(
         store: ObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int) -> None:
-    from gitmodel.store import objects
+    from gitmodel.store import ingest
 
-    monkeypatch.setattr(objects, "_READ_BLOCK", block)
+    monkeypatch.setattr(ingest, "READ_BLOCK", block)
     data = random_bytes(3 << 20, 13)
     oid, _ = store.put_file(write(tmp_path, data))
     assert oid == oid_of(data)
