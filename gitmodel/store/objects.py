@@ -519,6 +519,25 @@ class ObjectStore:
                 continue  # another user's pack in a shared cache: reading it is enough
         return True
 
+    def adopt_hashed(self, recipe: Recipe, writer: PackWriter, *, actual: str,
+                     source: str) -> None:
+        """:meth:`adopt_chunked` for a caller that ran the sha256 over the very bytes in the
+        cache's packs and ``writer``'s pending ones itself (a fetch hashes them as they land):
+        ``actual`` must be the recipe's oid. The packs it reuses are touched as there; if one of
+        them went away meanwhile, the whole check runs again (:meth:`adopt_chunked`)."""
+        try:
+            if actual != recipe.oid:
+                raise CorruptObjectError(recipe.oid, actual, source)
+            located = self._locate_all(recipe, writer)
+            current = located is not None and self._touch_packs(located, writer)
+        except BaseException:
+            writer.abort()
+            raise
+        if not current:
+            self.adopt_chunked(recipe, writer, source=source)
+            return
+        self._install_chunked(recipe, writer, set())
+
     def new_temp_file(self) -> Path:
         fd, name = tempfile.mkstemp(dir=self._tmp_dir(), prefix="get-")
         os.close(fd)
