@@ -89,6 +89,9 @@ class ObjectStore:
         self.fsync = fsync
         self.chunk_threshold = chunk_threshold
         self._chunks: ChunkIndex | None = None
+        # chunked objects this process fetched and sha256-checked over the very bytes now in
+        # the packs (adopt_hashed): rebuilt once more, right after, without BLAKE3 again
+        self._just_checked: set[str] = set()
 
     # -- naming ---------------------------------------------------------------------------
     def _path(self, oid: str) -> Path:
@@ -537,6 +540,7 @@ class ObjectStore:
             self.adopt_chunked(recipe, writer, source=source)
             return
         self._install_chunked(recipe, writer, set())
+        self._just_checked.add(recipe.oid)
 
     def new_temp_file(self) -> Path:
         fd, name = tempfile.mkstemp(dir=self._tmp_dir(), prefix="get-")
@@ -618,7 +622,11 @@ class ObjectStore:
                 raise StoreFormatError(f"cache recipe {self._recipe_path(oid)}",
                                        f"some chunks of {oid} are in no pack of the cache")
             try:
-                bad = restore.rebuild(recipe, located, fd, progress)
+                # checked by its sha256 in this process a moment ago (a pull): copy only; any
+                # rebuild after that one verifies again
+                checked = oid in self._just_checked
+                self._just_checked.discard(oid)
+                bad = restore.rebuild(recipe, located, fd, progress, verify=not checked)
                 break
             except FileNotFoundError:
                 if attempt:
