@@ -52,25 +52,28 @@ def pieces_of(recipe: Recipe, located: Sequence[tuple[Path, int, int]],
     piece of its own). A chunk whose index entry has another length than the recipe says is a
     piece of its own too: its bytes cannot be the chunk, and the check says so."""
     pieces: list[Piece] = []
-    open_piece: Piece | None = None  # the piece the next chunk may join
+    # the piece being gathered: where it starts in the file and the pack, its bytes, its chunks
+    target_at = start = filled = 0
+    pack: Path | None = None
+    members: list[tuple[int, int]] = []
     target = 0
-    for index, ((_chunk_id, length), (pack, at, stored)) in enumerate(
+    for index, ((_chunk_id, length), (where, at, stored)) in enumerate(
             zip(recipe.chunks, located, strict=True)):
-        last = open_piece
-        if (last is not None and last.pack == pack and last.at + last.length == at
-                and stored == length and last.length + length <= limit):
-            open_piece = Piece(last.target_at, pack, last.at, last.length + length,
-                               (*last.chunks, (index, length)))
+        if (pack is not None and (where is pack or where == pack) and at == start + filled
+                and stored == length and filled + length <= limit):
+            members.append((index, length))
+            filled += length
         else:
-            if last is not None:
-                pieces.append(last)
-            open_piece = Piece(target, pack, at, min(length, stored), ((index, length),))
+            if pack is not None:
+                pieces.append(Piece(target_at, pack, start, filled, tuple(members)))
+            target_at, pack, start, filled, members = target, where, at, min(length, stored), \
+                [(index, length)]
             if stored != length:  # a piece of its own, never joined by the next chunk
-                pieces.append(open_piece)
-                open_piece = None
+                pieces.append(Piece(target_at, pack, start, filled, tuple(members)))
+                pack = None
         target += length
-    if open_piece is not None:
-        pieces.append(open_piece)
+    if pack is not None:
+        pieces.append(Piece(target_at, pack, start, filled, tuple(members)))
     return pieces
 
 
