@@ -112,18 +112,50 @@ class Restorer:
     """
 
     def __init__(self) -> None:
-        _full_environment()
-        from gitmodel import git
+        # Made at the first smudge, while git waits for the answer: only the index's path is
+        # found here, without git. The rest (site-packages, gitmodel's core, the repo's paths
+        # from git) is set up on a thread while git writes the work tree and its index and
+        # runs post-checkout: it used to come before that, ~60-90 ms of a switch (issue 11).
+        import threading
 
-        self.repo = git.find_repo()
-        index = os.environ.get("GIT_INDEX_FILE")
-        self.index_file = os.path.abspath(index) if index else str(self.repo.git_dir / "index")
+        self.index_file = _guess_index_file()
+        self.stamps_trusted = True
+        self._prepared: list[BaseException] = []
+        self._preparing = threading.Thread(target=self._prepare, name="gitmodel-prepare",
+                                           daemon=True)
+        self._preparing.start()
         self._ws: Workspace | None = None
         self.written: dict[str, Smudge] = {}  # the last write of each model file wins
         # objects the cache lacks come from the default remote, with short timeouts; the remote
         # module is imported only when an object is missing
         self.fetcher: CheckoutFetcher | None = None
         self.fetcher_made = False
+
+    def _prepare(self) -> None:
+        try:
+            _full_environment()
+            from gitmodel import git
+
+            self.repo = git.find_repo()
+            # what finish() imports, imported now (the import lock keeps a half-imported
+            # module from being used by the main thread, which imports nothing until then)
+            import gitmodel.hook
+            import gitmodel.store.restore
+            import gitmodel.workspace  # noqa: F401
+        except BaseException as exc:
+            self._prepared.append(exc)
+
+    def ready(self) -> None:
+        """Wait for :meth:`_prepare`; check that the index it stamped is git's own."""
+        self._preparing.join()
+        if self._prepared:
+            raise self._prepared[0]
+        index = os.environ.get("GIT_INDEX_FILE")
+        actual = os.path.abspath(index) if index else str(self.repo.git_dir / "index")
+        if os.path.realpath(actual) != os.path.realpath(self.index_file):
+            # the guess was wrong: its stamps prove nothing about when git wrote the index
+            self.index_file = actual
+            self.stamps_trusted = False
 
     @property
     def ws(self) -> Workspace:
@@ -159,6 +191,7 @@ class Restorer:
 
     def finish(self) -> None:
         """git is done: restore the artifacts of the model files it wrote and left in place."""
+        self.ready()
         import contextlib
 
         from gitmodel import git, modelfile
@@ -199,7 +232,8 @@ class Restorer:
             except (FileNotFoundError, GitmodelError):
                 continue
             stages = index.get(path, {})
-            if stages.get(0) == smudge.blob or (0 in stages and stamp != smudge.index_stamp):
+            if stages.get(0) == smudge.blob or (0 in stages and self.stamps_trusted
+                                                and stamp != smudge.index_stamp):
                 # the index holds this model file, or git wrote the index after writing it:
                 # the index is the tree git checked out, and its tracked files are the guard
                 accepted[path] = smudge.data
@@ -226,6 +260,26 @@ class Restorer:
             print(f"gitmodel: warning: git did not record {path} in the index (did the git "
                   "command fail?), so its artifact was not restored; run `git model checkout` "
                   "once the work tree is as you want it", file=sys.stderr)
+
+
+def _guess_index_file() -> str:
+    """The index git uses here, found without running git: ``$GIT_INDEX_FILE``, else ``index``
+    in ``$GIT_DIR``, in the ``.git`` folder of the work tree's top (where git runs a filter), or
+    where a linked worktree's ``.git`` file points. :meth:`Restorer.ready` checks it against
+    git's answer."""
+    index = os.environ.get("GIT_INDEX_FILE")
+    if index:
+        return os.path.abspath(index)
+    git_dir = os.environ.get("GIT_DIR") or ".git"
+    if not os.environ.get("GIT_DIR"):
+        try:
+            with open(".git", "rb") as stream:
+                head = stream.read(4096)
+        except OSError:  # a folder (IsADirectoryError), as usual
+            head = b""
+        if head.startswith(b"gitdir: "):
+            git_dir = head[len(b"gitdir: "):].strip().decode("utf-8", "surrogateescape")
+    return os.path.abspath(os.path.join(git_dir, "index"))
 
 
 def _ancestors(path: str) -> list[str]:

@@ -18,6 +18,7 @@ from conftest import Repo, make_repo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gitmodel.errors import CorruptObjectError
 from gitmodel.remote import packs as rpacks
 from gitmodel.remote.backends import open_remote
 from gitmodel.remote.needs import Need
@@ -320,6 +321,42 @@ def test_a_recipe_naming_another_object_is_refused(tmp_path: Path) -> None:
         fetch_objects(b, open_remote(str(root)), [n1])
     assert "recipe" in str(caught.value) and "damaged" in str(caught.value)
     assert not b.has(n1.oid)
+
+
+def test_a_recipe_whose_sound_chunks_make_other_bytes_is_refused_by_its_sha256(
+        tmp_path: Path) -> None:
+    """Every chunk hashes to its id and the recipe to its checksum, but the chunks are another
+    object's: only the whole-file sha256, run as the chunks land, can refuse it."""
+    a, b, root = stores(tmp_path)
+    n1, n2 = put(a, tmp_path, data_of(11)), put(a, tmp_path, data_of(12))
+    push_objects(a, open_remote(str(root)), [n1, n2])
+    r1 = root / "recipes" / n1.oid[7:9] / n1.oid[9:]
+    other = a.recipe(n2.oid)
+    os.chmod(r1, 0o644)
+    r1.write_bytes(Recipe(n1.oid, other.size, other.chunks).encode())
+    before = cache_files(b)
+    with pytest.raises(Exception) as caught:
+        fetch_objects(b, open_remote(str(root)), [n1])
+    assert f"hashes to {n2.oid}" in str(caught.value)
+    assert not b.has(n1.oid) and cache_files(b) == before
+    assert not list(b.root.glob("tmp/pack-*")), "the pending pack was not removed"
+    # the honest object still comes down, hashed as its chunks land, and rebuilds
+    got = fetch_objects(b, open_remote(str(root)), [n2])
+    assert got.transferred == [n2.oid]
+    b.materialize(n2.oid, tmp_path / "out")
+    assert (tmp_path / "out").read_bytes() == data_of(12)
+    # only that first rebuild, right after the check, skips BLAKE3: any later one verifies
+    where = b.chunk_index().locate(other.chunks[0][0])
+    assert where is not None
+    os.chmod(where[0], 0o644)
+    with open(where[0], "r+b") as stream:
+        stream.seek(where[1])
+        byte = stream.read(1)
+        stream.seek(where[1])
+        stream.write(bytes([byte[0] ^ 1]))
+    with pytest.raises(CorruptObjectError):
+        b.materialize(n2.oid, tmp_path / "again")
+    assert not (tmp_path / "again").exists()
 
 
 def test_listings_stay_constant_as_objects_grow(tmp_path: Path) -> None:

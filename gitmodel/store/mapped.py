@@ -1,8 +1,10 @@
-"""Reading packs over mmap on both cores: what a chunked checkout and fsck's chunk check share.
+"""Reading packs on both cores: the pieces that fsck's chunk check, the sha256 of a rebuilt
+object and a checkout's rebuild (:mod:`gitmodel.store.restore`) share.
 
-Both walk a list of chunks, hash each (BLAKE3 releases the GIL) and split the list into two
-halves by bytes so that each core takes one; this module holds the pieces they have in common,
-so the split, the thread fan-out and the closing of maps are written once.
+They walk a list of chunks and hash each (BLAKE3 and sha256 release the GIL); fsck splits the
+list into two halves by bytes so that each core takes one, a checkout lets two threads take
+pieces from both ends. The mmaps of packs, the split and the thread fan-out are written once,
+here.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import BinaryIO
@@ -40,7 +40,7 @@ from gitmodel.hashing import (
     same_stat,
     settled,
 )
-from gitmodel.store.mapped import PackMaps, in_halves, on_threads
+from gitmodel.store.mapped import PackMaps
 from gitmodel.store.packs import (
     RECIPE_MAGIC,
     ChunkIndex,
@@ -87,6 +87,9 @@ class ObjectStore:
         self.fsync = fsync
         self.chunk_threshold = chunk_threshold
         self._chunks: ChunkIndex | None = None
+        # chunked objects this process fetched and sha256-checked over the very bytes now in
+        # the packs (adopt_hashed): rebuilt once more, right after, without BLAKE3 again
+        self._just_checked: set[str] = set()
 
     # -- naming ---------------------------------------------------------------------------
     def _path(self, oid: str) -> Path:
@@ -205,6 +208,9 @@ class ObjectStore:
             data = os.pread(pack.fileno(), length, offset)
         actual = blake3_digest(data)
         if actual != chunk_id:
+            other = self._good_copy(chunk_id, length, besides=where)
+            if other is not None:
+                return other
             from gitmodel.errors import CorruptChunkError
 
             raise CorruptChunkError(chunk_id, actual, f"pack {path}")
@@ -450,6 +456,26 @@ class ObjectStore:
                 continue  # another user's pack in a shared cache: reading it is enough
         return True
 
+    def adopt_hashed(self, recipe: Recipe, writer: PackWriter, *, actual: str,
+                     source: str) -> None:
+        """:meth:`adopt_chunked` for a caller that ran the sha256 over the very bytes in the
+        cache's packs and ``writer``'s pending ones itself (a fetch hashes them as they land):
+        ``actual`` must be the recipe's oid. The packs it reuses are touched as there; if one of
+        them went away meanwhile, the whole check runs again (:meth:`adopt_chunked`)."""
+        try:
+            if actual != recipe.oid:
+                raise CorruptObjectError(recipe.oid, actual, source)
+            located = self._locate_all(recipe, writer)
+            current = located is not None and self._touch_packs(located, writer)
+        except BaseException:
+            writer.abort()
+            raise
+        if not current:
+            self.adopt_chunked(recipe, writer, source=source)
+            return
+        self._install_chunked(recipe, writer, set())
+        self._just_checked.add(recipe.oid)
+
     def new_temp_file(self) -> Path:
         fd, name = tempfile.mkstemp(dir=self._tmp_dir(), prefix="get-")
         os.close(fd)
@@ -517,8 +543,12 @@ class ObjectStore:
 
     def _rebuild(self, oid: str, fd: int, tmp_path: Path, progress: Progress | None) -> None:
         """Write chunked ``oid`` into the open empty file ``fd``, verified: each chunk against
-        its BLAKE3 id as it is copied (two threads), the recipe against its checksum; on any
-        mismatch the result's full sha256 decides. Raises :class:`CorruptObjectError`."""
+        its BLAKE3 id as it is copied (two threads, :func:`restore.rebuild`), the recipe against
+        its checksum. A chunk that does not match is taken from another pack that holds it, if
+        one does (checked against its id too); after any mismatch the result's full sha256
+        decides. Raises :class:`CorruptObjectError`."""
+        from gitmodel.store import restore
+
         recipe = self.recipe(oid)
         for attempt in range(2):
             located = self._locate_all(recipe)
@@ -526,22 +556,74 @@ class ObjectStore:
                 raise StoreFormatError(f"cache recipe {self._recipe_path(oid)}",
                                        f"some chunks of {oid} are in no pack of the cache")
             try:
-                bad = _copy_chunks(recipe, located, fd, progress)
+                # checked by its sha256 in this process a moment ago (a pull): copy only; any
+                # rebuild after that one verifies again
+                checked = oid in self._just_checked
+                self._just_checked.discard(oid)
+                bad = restore.rebuild(recipe, located, fd, progress, verify=not checked)
                 break
             except FileNotFoundError:
                 if attempt:
                     raise
                 # a pack went away since the map was read (a gc rewrote it): read them again
                 self._chunks = None
+        assert located is not None
+        unhealed = self._heal(recipe, located, bad, fd) if bad else []
         if self.fsync:
             os.fsync(fd)
-        if bad is None:
+        if not bad:
             return
         actual, _ = hash_file(tmp_path)
         if actual != oid:
-            chunk, pack = bad
-            raise CorruptObjectError(oid, actual, f"rebuilt from the packs: chunk {chunk.hex()} in "
-                                                  f"{pack} does not match its id")
+            first = unhealed[0] if unhealed else bad[0]
+            raise CorruptObjectError(oid, actual, f"rebuilt from the packs: chunk "
+                                                  f"{recipe.chunks[first][0].hex()} in "
+                                                  f"{located[first][0]} does not match its id")
+
+    def _heal(self, recipe: Recipe, located: list[tuple[Path, int, int]], bad: list[int],
+              fd: int) -> list[int]:
+        """Rewrite each chunk ``bad`` names (indexes into the recipe) from another pack that
+        holds it, checked against its id; return the indexes no pack held a good copy of."""
+        starts = list(itertools.accumulate((length for _, length in recipe.chunks), initial=0))
+        good: dict[bytes, bytes | None] = {}
+        unhealed = []
+        for index in bad:
+            chunk_id, length = recipe.chunks[index]
+            if chunk_id not in good:
+                good[chunk_id] = self._good_copy(chunk_id, length, besides=located[index])
+            data = good[chunk_id]
+            if data is None:
+                unhealed.append(index)
+                continue
+            written = 0
+            while written < length:
+                written += os.pwrite(fd, memoryview(data)[written:], starts[index] + written)
+        return unhealed
+
+    def _good_copy(self, chunk_id: bytes, length: int,
+                   besides: tuple[Path, int, int] | None) -> bytes | None:
+        """The bytes of ``chunk_id`` from any pack but the copy at ``besides`` that matches its
+        id and ``length``, or None. Reads every index in packs/ (the chunk map keeps one copy
+        of each chunk): a path taken only after a mismatch."""
+        from gitmodel.store.packs import PackIndex
+
+        try:
+            names = sorted(self.packs_dir.glob("pack-*.idx"))
+        except OSError:
+            return None
+        for idx in names:
+            pack = idx.with_suffix(".pack")
+            try:
+                where = PackIndex.decode(idx.read_bytes(), source=str(idx)).lookup(chunk_id)
+                if where is None or where[1] != length or (pack, *where) == besides:
+                    continue
+                with open(pack, "rb") as stream:
+                    data = os.pread(stream.fileno(), length, where[0])
+            except (OSError, StoreFormatError):
+                continue
+            if len(data) == length and blake3_digest(data) == chunk_id:
+                return data
+        return None
 
     def materialize(
         self,
@@ -584,17 +666,18 @@ class ObjectStore:
             with open(source, "rb") as src, os.fdopen(fd, "wb") as dst:
                 if digest is not None:
                     # the digest was recorded when the bytes entered the cache, checked against
-                    # their sha256 then: copy at the kernel's speed, verify the copy with
-                    # BLAKE3 (every core); any doubt falls back to the sha256 (issue 11)
-                    if not (mode is LinkMode.AUTO and _reflink(src.fileno(), dst.fileno())):
-                        _kernel_copy(src, dst)
-                    dst.flush()
-                    if blake3_of_file(tmp_path) == digest:
+                    # their sha256 then: one thread copies while another BLAKE3s the same
+                    # read-only bytes (store/restore.py); any doubt falls back to the sha256 of
+                    # the copy (issue 11)
+                    from gitmodel.store import restore
+
+                    linked = mode is LinkMode.AUTO and _reflink(src.fileno(), dst.fileno())
+                    if restore.copy_verified(source, src.fileno(), dst.fileno(), digest,
+                                             copied=linked, progress=progress):
                         actual = oid
                     else:
+                        dst.flush()
                         actual, _ = hash_file(tmp_path)
-                    if progress:
-                        progress(os.fstat(dst.fileno()).st_size)
                 elif mode is LinkMode.AUTO and _reflink(src.fileno(), dst.fileno()):
                     dst.flush()
                     actual, _ = hash_file(tmp_path, progress)
@@ -692,73 +775,6 @@ def sha256_and_blake3(path: Path) -> tuple[str, bytes]:
         blocks.put(None)
         helper.join()
     return OID_PREFIX + sha.hexdigest(), b3.digest()
-
-
-def _kernel_copy(src: BinaryIO, dst: BinaryIO) -> None:
-    """Copy all of ``src`` into ``dst`` with copy_file_range (as cp does), else by reading."""
-    size = os.fstat(src.fileno()).st_size
-    copied = 0
-    copy_range = getattr(os, "copy_file_range", None)
-    if copy_range is not None:
-        try:
-            while copied < size:
-                done = copy_range(src.fileno(), dst.fileno(), min(size - copied, 1 << 30))
-                if done == 0:
-                    break
-                copied += done
-        except OSError:
-            if copied:
-                raise
-    if copied < size:
-        src.seek(copied)
-        dst.seek(copied)
-        while block := src.read(1 << 20):
-            dst.write(block)
-
-
-def _copy_chunks(recipe: Recipe, located: list[tuple[Path, int, int]], fd: int,
-                 progress: Progress | None) -> tuple[bytes, Path] | None:
-    """Write the chunks into ``fd`` at their file offsets, each BLAKE3-checked against its id,
-    split across two threads by bytes (pwrite and blake3 release the GIL). Returns the first
-    (chunk id, pack) that did not match (or was not the length the recipe says), or None."""
-    from blake3 import blake3
-
-    plan: list[tuple[int, bytes, Path, int, int, bool]] = []
-    offset = 0
-    for (chunk_id, length), (pack, at, stored) in zip(recipe.chunks, located, strict=True):
-        plan.append((offset, chunk_id, pack, at, length, stored == length))
-        offset += length
-    os.ftruncate(fd, recipe.size)
-    parts = in_halves(plan, lambda item: item[4]) if recipe.size >= (16 << 20) else [plan]
-    bad: list[tuple[bytes, Path]] = []
-    lock = threading.Lock()
-
-    def work(part: Sequence[tuple[int, bytes, Path, int, int, bool]]) -> None:
-        maps = PackMaps()
-        try:
-            for target_at, chunk_id, pack, at, length, stored_as_listed in part:
-                if not stored_as_listed:
-                    with lock:
-                        bad.append((chunk_id, pack))
-                    continue
-                view = memoryview(maps.get(pack))[at:at + length]
-                try:
-                    if blake3(view).digest() != chunk_id or len(view) != length:
-                        with lock:
-                            bad.append((chunk_id, pack))
-                    written = 0
-                    while written < len(view):
-                        written += os.pwrite(fd, view[written:], target_at + written)
-                finally:
-                    view.release()
-                if progress:
-                    with lock:
-                        progress(length)
-        finally:
-            maps.close()
-
-    on_threads(parts, work, "gitmodel-rebuild")
-    return bad[0] if bad else None
 
 
 def _sha256_of_chunks(recipe: Recipe, located: list[tuple[Path, int, int]],
