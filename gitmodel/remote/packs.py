@@ -23,6 +23,7 @@ import hashlib
 import os
 import shutil
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -210,6 +211,11 @@ class PushPlan:
     bytes: int = 0  # pack bytes to send (indexes and recipes not counted: a few KiB)
     missing_chunks: int = 0
     missing_bytes: int = 0  # bytes of the chunks the remote lacks
+    # remote packs holding chunks of these recipes that the push does not send: a remote gc
+    # must not take them away before the recipes are up (push_chunked's ledger entry)
+    relies_on: set[str] = field(default_factory=set)
+    lacking: list[str] = field(default_factory=list)  # oids with a chunk the remote lacks
+    planned_at: float = 0.0  # when the remote's packs were listed
 
 
 def plan_push(store: ObjectStore, remote: ObjectRemote, oids: Sequence[str], *,
@@ -217,16 +223,23 @@ def plan_push(store: ObjectStore, remote: ObjectRemote, oids: Sequence[str], *,
     """Which chunks of ``oids`` (chunked here, absent there) the remote lacks, and the packs
     that carry them: new chunks are packed in file order, so a later pull reads neighbours."""
     recipes = [store.recipe(oid) for oid in oids]
-    plan = PushPlan(recipes)
+    plan = PushPlan(recipes, planned_at=time.time())
     if not recipes:
         return plan
     there = remote_chunks(remote, index_cache_dir(store, remote), jobs=jobs)
     local = store.chunk_index()
     missing: dict[bytes, tuple[Path, int, int]] = {}
     for recipe in recipes:
+        lacks = False
         for chunk_id, _length in recipe.chunks:
-            if chunk_id in missing or there.locate(chunk_id) is not None:
+            if chunk_id in missing:
+                lacks = True
                 continue
+            found = there.locate(chunk_id)
+            if found is not None:
+                plan.relies_on.add(found[0])
+                continue
+            lacks = True
             where = local.locate(chunk_id)
             if where is None:
                 local.refresh()
@@ -235,6 +248,8 @@ def plan_push(store: ObjectStore, remote: ObjectRemote, oids: Sequence[str], *,
                 raise RemoteError(f"cannot push {recipe.oid}: its chunk {chunk_id.hex()} is in "
                                   "no pack of this cache; run `git model fsck --repair`")
             missing[chunk_id] = where
+        if lacks:
+            plan.lacking.append(recipe.oid)
     plan.missing_chunks = len(missing)
     plan.missing_bytes = sum(length for _, _, length in missing.values())
     per_pack: dict[Path, int] = {}
@@ -264,11 +279,50 @@ def plan_push(store: ObjectStore, remote: ObjectRemote, oids: Sequence[str], *,
     return plan
 
 
+# a push whose relied-on packs a remote gc keeps taking away re-plans at most this often
+MAX_REPLANS = 5
+
+
 def push_chunked(store: ObjectStore, remote: ObjectRemote, plan: PushPlan, *,
                  jobs: int = DEFAULT_JOBS, progress: Progress | None = None,
                  uploaded: Callable[[str], None] | None = None) -> int:
     """Send ``plan``: every pack (each before its index), and only then the recipes. Returns
-    the bytes sent; ``uploaded(oid)`` is called for each recipe once it is there."""
+    the bytes sent; ``uploaded(oid)`` is called for each recipe once it is there.
+
+    When the recipes name chunks already in remote packs (``plan.relies_on``), a ledger entry
+    naming those packs is written before the recipes, and the gc records are read after it
+    (docs/remotes.md, "Chunked objects"): a gc that deletes or rewrites one of them either sees
+    the entry and keeps the pack, or this push sees the gc's plan, waits for it, and uploads
+    again the chunks it took, so a recipe never goes up naming chunks in no pack there."""
+    from gitmodel.remote import ledger
+
+    sent = _send_packs(store, remote, plan, jobs=jobs, progress=progress)
+    pending = plan
+    for _ in range(MAX_REPLANS):
+        if not pending.relies_on:
+            break
+        since = pending.planned_at - 2 * ledger.PLAN_STALE_SECONDS
+        try:
+            ledger.record_push(remote, None, [r.oid for r in plan.recipes],
+                               packs=pending.relies_on)
+            taken = ledger.wait_for_packs(remote, pending.relies_on, since)
+        except (Cancelled, KeyboardInterrupt, RemoteError):
+            raise
+        except Exception as exc:
+            raise explain(exc, remote, "recording the push on") from None
+        if not taken:
+            break
+        # a gc took (or is taking) packs these recipes rely on: ask again what is there
+        pending = plan_push(store, remote, [r.oid for r in plan.recipes], jobs=jobs)
+        sent += _send_packs(store, remote, pending, jobs=jobs, progress=progress)
+    else:
+        raise RemoteError(f"remote gc on {remote.url} kept removing packs this push relies on; "
+                          "nothing was lost, push again once the gc is done")
+    return sent + _send_recipes(remote, plan, jobs=jobs, uploaded=uploaded)
+
+
+def _send_packs(store: ObjectStore, remote: ObjectRemote, plan: PushPlan, *, jobs: int,
+                progress: Progress | None) -> int:
     sent = [0]
     lock = threading.Lock()
     cache = index_cache_dir(store, remote)
@@ -303,6 +357,17 @@ def push_chunked(store: ObjectStore, remote: ObjectRemote, plan: PushPlan, *,
         raise explain(exc, remote, "uploading packs to") from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    return sent[0]
+
+
+def _send_recipes(remote: ObjectRemote, plan: PushPlan, *, jobs: int,
+                  uploaded: Callable[[str], None] | None) -> int:
+    sent = [0]
+    lock = threading.Lock()
+
+    def count(n: int) -> None:
+        with lock:
+            sent[0] += n
 
     # every chunk of every recipe is now in an indexed pack there: the recipes may go up
     def send_recipe(recipe: Recipe, _tick: Progress) -> None:
