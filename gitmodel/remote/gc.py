@@ -312,6 +312,12 @@ def plan_remote_gc(ws: Workspace, remote: ObjectRemote, *, rules: Retention | No
         repositories = ledger.read_repositories(remote)
         gc_records = ledger.read_gc_records(remote)
         pushes = remote.list_records(ledger.PUSHES)
+        # packs chunked pushes rely on whose recipes may not be up yet: read before the
+        # recipes are listed, so an entry marked complete here means its recipes are listed
+        window = max(grace_seconds, 2 * ledger.PLAN_STALE_SECONDS)
+        cut = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now - window))
+        plan.relied_packs = ledger.relied_packs(
+            remote, [k for k in pushes if k.removeprefix(f"{ledger.PUSHES}/") >= cut])
         whole = remote.inventory()
         recipes = rpackgc.list_recipes(remote)
     except GitmodelError:
@@ -380,7 +386,7 @@ def plan_remote_gc(ws: Workspace, remote: ObjectRemote, *, rules: Retention | No
         else:
             plan.remove.append(Removal(oid, size, "unreachable", whole=held.whole,
                                        chunked=held.chunked, recipe_bytes=held.recipe_bytes))
-    _plan_packs(ws, remote, plan, read, damaged, pushes, grace_seconds)
+    _plan_packs(ws, remote, plan, read, damaged, grace_seconds)
     return plan
 
 
@@ -409,8 +415,7 @@ def _merge(whole: dict[str, RemoteObject], recipes: dict[str, RemoteObject],
 
 
 def _plan_packs(ws: Workspace, remote: ObjectRemote, plan: RemoteGcPlan,
-                read: dict[str, rpackgc.Recipe], damaged: dict[str, str],
-                pushes: Sequence[str], grace: float) -> None:
+                read: dict[str, rpackgc.Recipe], damaged: dict[str, str], grace: float) -> None:
     """The pack pass: live chunks from the recipes gc keeps, each pack judged."""
     going = {r.oid for r in plan.remove if r.chunked}
     kept_damaged = {oid: why for oid, why in damaged.items() if oid not in going}
@@ -434,12 +439,6 @@ def _plan_packs(ws: Workspace, remote: ObjectRemote, plan: RemoteGcPlan,
         if item.index is None and item.idx is not None:
             plan.packs.problems.append(f"remote pack index pack-{item.name}.idx was refused "
                                        f"({item.why}); gc leaves that pack as it is")
-    # packs a push relied on lately (it found chunks there and sent its recipes after): kept,
-    # for the grace period and at least as long as a push takes to send its recipes
-    window = max(grace, 2 * ledger.PLAN_STALE_SECONDS)
-    cut = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(plan.now - window))
-    recent = [k for k in pushes if k.removeprefix(f"{ledger.PUSHES}/") >= cut]
-    plan.relied_packs = ledger.read_pushes(remote, recent)[1] if recent else set()
     _judge_packs(plan, grace)
 
 

@@ -174,20 +174,37 @@ def forget_repository(remote: ObjectRemote, ident: str) -> bool:
 # -- what each push relied on ----------------------------------------------------------------
 
 def record_push(remote: ObjectRemote, model_dir: Path | None, oids: Iterable[str],
-                now: float | None = None, *, packs: Iterable[str] = ()) -> str:
-    """Write the ledger entry of one push: every oid it uploaded or found present, and the
-    remote packs whose chunks it found there and did not upload (a chunked push writes one such
-    entry before its recipes go up). A gc that planned to delete one of them drops it (see
-    :func:`gitmodel.remote.gc.run_plan`)."""
+                now: float | None = None, *, packs: Iterable[str] = (),
+                complete: bool | None = None, key: str = "") -> str:
+    """Write the ledger entry of one push: every oid it uploaded or found present. A gc that
+    planned to delete one of them drops it (see :func:`gitmodel.remote.gc.run_plan`).
+
+    A chunked push also writes one between its packs and its recipes, naming the remote
+    ``packs`` its recipes rely on, with ``complete`` False; and rewrites it (same ``key``) with
+    ``complete`` True once its recipes are up. While incomplete it keeps those packs from any
+    gc planned meanwhile (:func:`relied_packs`)."""
     when = time.time() if now is None else now
-    key = f"{PUSHES}/{_stamp(when)}.json"
+    key = key or f"{PUSHES}/{_stamp(when)}.json"
     doc: dict[str, Any] = {"clone": clone_id(model_dir) if model_dir is not None else "",
                            "written": _iso(when), "oids": sorted(set(oids))}
     relied = sorted(set(packs))
     if relied:
         doc["packs"] = relied
+    if complete is not None:
+        doc["complete"] = complete
     remote.put_record(key, _dump(doc))
     return key
+
+
+def relied_packs(remote: ObjectRemote, keys: Iterable[str]) -> set[str]:
+    """The packs named by those of the ledger entries ``keys`` whose push has not marked them
+    complete: its recipes may not be up yet, so no recipe a gc can list keeps their chunks."""
+    found: set[str] = set()
+    for key in keys:
+        doc = _load(remote, key)
+        if doc is not None and doc.get("complete") is False:
+            found.update(p for p in doc.get("packs", []) if _is_pack_name(p))
+    return found
 
 
 def _is_pack_name(name: object) -> bool:

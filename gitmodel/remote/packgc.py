@@ -30,7 +30,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitmodel.errors import GitmodelError, RemoteError, StoreFormatError
+from gitmodel.errors import CorruptChunkError, GitmodelError, RemoteError, StoreFormatError
 from gitmodel.fileio import write_atomic
 from gitmodel.hashing import OID_PREFIX
 from gitmodel.remote import packs as rpacks
@@ -367,8 +367,10 @@ def judge_packs(indexed: Iterable[IndexedPack], live: set[bytes], now: float, *,
             if item.idx is None and item.pack is not None:
                 # a pack whose index never came (a killed push or gc): garbage after grace
                 young = stamp is None or now - stamp < grace or unsure
-                out.append(RemotePack(item.name, 0, 0, 0, files, stamp,
-                                      "young" if young else "orphan", item.why))
+                action = "young" if young else "orphan"
+                if item.name in relied:  # a push uploaded it and is about to send its index
+                    action = "pushed"
+                out.append(RemotePack(item.name, 0, 0, 0, files, stamp, action, item.why))
             else:
                 out.append(RemotePack(item.name, 0, 0, 0, files, stamp, "damaged",
                                       f"{item.why}; left as it is"))
@@ -460,6 +462,12 @@ def sweep(store: ObjectStore, remote: ObjectRemote, packs: Sequence[RemotePack],
     for n, pack in enumerate(todo, 1):
         try:
             names, written = rewrite(store, remote, pack)
+        except CorruptChunkError as exc:
+            result.failed.append((pack.name, (
+                f"its chunk {exc.oid.removeprefix('blake3:')} does not hash to its id, so "
+                "the pack was not rewritten; `git model fsck --remote NAME --deep` names the "
+                "objects it damages")))
+            continue
         except (GitmodelError, StoreFormatError, ValueError) as exc:
             result.failed.append((pack.name, str(exc)))
             continue

@@ -216,6 +216,7 @@ class PushPlan:
     relies_on: set[str] = field(default_factory=set)
     lacking: list[str] = field(default_factory=list)  # oids with a chunk the remote lacks
     planned_at: float = 0.0  # when the remote's packs were listed
+    sent: set[str] = field(default_factory=set)  # the packs push_chunked uploaded
 
 
 def plan_push(store: ObjectStore, remote: ObjectRemote, oids: Sequence[str], *,
@@ -289,23 +290,27 @@ def push_chunked(store: ObjectStore, remote: ObjectRemote, plan: PushPlan, *,
     """Send ``plan``: every pack (each before its index), and only then the recipes. Returns
     the bytes sent; ``uploaded(oid)`` is called for each recipe once it is there.
 
-    When the recipes name chunks already in remote packs (``plan.relies_on``), a ledger entry
-    naming those packs is written before the recipes, and the gc records are read after it
+    Between the packs and the recipes the push writes a ledger entry naming every pack its
+    recipes rely on (the ones it found there and the ones it sent), then reads the gc records
     (docs/remotes.md, "Chunked objects"): a gc that deletes or rewrites one of them either sees
     the entry and keeps the pack, or this push sees the gc's plan, waits for it, and uploads
-    again the chunks it took, so a recipe never goes up naming chunks in no pack there."""
+    again the chunks it took. Once the recipes are up the entry is marked complete (from then
+    on the recipes themselves keep their chunks). So a recipe never goes up naming chunks in no
+    pack there."""
     from gitmodel.remote import ledger
 
+    oids = [r.oid for r in plan.recipes]
+    if not oids:
+        return 0
     sent = _send_packs(store, remote, plan, jobs=jobs, progress=progress)
     pending = plan
+    relied = pending.relies_on | pending.sent
+    key = ""
     for _ in range(MAX_REPLANS):
-        if not pending.relies_on:
-            break
         since = pending.planned_at - 2 * ledger.PLAN_STALE_SECONDS
         try:
-            ledger.record_push(remote, None, [r.oid for r in plan.recipes],
-                               packs=pending.relies_on)
-            taken = ledger.wait_for_packs(remote, pending.relies_on, since)
+            key = ledger.record_push(remote, None, oids, packs=relied, complete=False, key=key)
+            taken = ledger.wait_for_packs(remote, relied, since)
         except (Cancelled, KeyboardInterrupt, RemoteError):
             raise
         except Exception as exc:
@@ -313,12 +318,18 @@ def push_chunked(store: ObjectStore, remote: ObjectRemote, plan: PushPlan, *,
         if not taken:
             break
         # a gc took (or is taking) packs these recipes rely on: ask again what is there
-        pending = plan_push(store, remote, [r.oid for r in plan.recipes], jobs=jobs)
+        pending = plan_push(store, remote, oids, jobs=jobs)
         sent += _send_packs(store, remote, pending, jobs=jobs, progress=progress)
+        relied = pending.relies_on | pending.sent
     else:
         raise RemoteError(f"remote gc on {remote.url} kept removing packs this push relies on; "
                           "nothing was lost, push again once the gc is done")
-    return sent + _send_recipes(remote, plan, jobs=jobs, uploaded=uploaded)
+    sent += _send_recipes(remote, plan, jobs=jobs, uploaded=uploaded)
+    try:
+        ledger.record_push(remote, None, oids, packs=relied, complete=True, key=key)
+    except Exception as exc:
+        raise explain(exc, remote, "recording the push on") from None
+    return sent
 
 
 def _send_packs(store: ObjectStore, remote: ObjectRemote, plan: PushPlan, *, jobs: int,
@@ -339,6 +350,8 @@ def _send_packs(store: ObjectStore, remote: ObjectRemote, plan: PushPlan, *, job
             data = index.read_bytes()
             _send_pair(remote, name, pack, data, tick, count)
             _keep_index(cache, name, data)
+            with lock:
+                plan.sent.add(name)
             return
         pack, data, name = _build_pack(item, scratch)
         try:
@@ -347,6 +360,8 @@ def _send_packs(store: ObjectStore, remote: ObjectRemote, plan: PushPlan, *, job
             with contextlib.suppress(FileNotFoundError):
                 pack.unlink()
         _keep_index(cache, name, data)
+        with lock:
+            plan.sent.add(name)
 
     items: list[Path | list[tuple[bytes, Path, int, int]]] = [*plan.whole_packs, *plan.new_packs]
     try:
