@@ -251,6 +251,14 @@ def test_the_command_reports_pack_numbers(tmp_path: Path) -> None:
     add_version(repo, data_of(5), "v1.0.0")
     add_version(repo, data_of(6), "v1.1.0")
     repo.git("push", "-q", "origin", "main", "--tags")
+    # du --remote says what a remote gc would free under the configured rules
+    with open(repo.root / ".gitmodel.toml", "a", encoding="utf-8") as toml:
+        toml.write('\n[retention]\nkeep-versions = 1\ngrace = "0"\n')
+    du = json.loads(repo.model("du", "--remote", "origin", "--json").stdout)["remote_gc"]
+    assert du["objects"] == 1 and du["chunked_objects"] == 1
+    assert du["packs"]["delete"] == 1 and du["would_free"] >= SIZE
+    assert "`git model gc --remote` would free" in repo.model("du", "--remote", "origin").stdout
+    repo.git("checkout", "-q", "--", ".gitmodel.toml")
     # the default grace (14 days) protects packs pushed just now: --grace 0 lets them go
     out = repo.model("gc", "--remote", "origin", "--keep-versions", "1", "--grace", "0",
                      "--dry-run")
@@ -429,6 +437,35 @@ def test_a_push_re_uploads_what_an_existing_recipe_lacks(tmp_path: Path) -> None
     assert sha256_file(back) == hashlib.sha256(data).hexdigest()
 
 
+def test_a_released_chunked_version_pushed_again_after_gc_comes_back_whole(
+        tmp_path: Path) -> None:
+    """Bob's gc deleted v1.0.0's recipe and pack; alice re-adds the same bytes and pushes. The
+    push builds the very same pack again (same name as the one a recent gc record names) and
+    must neither trust that record's name nor loop on it: it uploads, then the recipe."""
+    store = tmp_path / "store"
+    store.mkdir()
+    alice, origin = team_repo(tmp_path, str(store))
+    first, second = data_of(50), data_of(51)
+    add_version(alice, first, "v1.0.0")
+    add_version(alice, second, "v1.1.0")
+    alice.git("push", "-q", "origin", "main", "--tags")
+    _ws, remote = open_of(alice)
+    bob = clone_of(tmp_path, origin, "bob")
+    result = remote_gc(bob.root, rules=Retention(keep_versions=1), grace=0, confirm=yes)
+    assert result.removed == [oid(first)] and len(result.packs.deleted) == 1
+
+    alice.write(ART, first)
+    alice.model("add", ART)
+    alice.commit("back to the 1.0 weights")
+    pushed = alice.git("push", "-q", "origin", "main")
+    assert "Traceback" not in pushed.stderr, pushed.stderr
+    assert oid(first) in check_remote(remote)
+    assert result.packs.deleted[0] in pack_names(remote)  # the same pack, uploaded again
+    back = tmp_path / "back"
+    remote.download(oid(first), back, lambda _n: None)
+    assert sha256_file(back) == hashlib.sha256(first).hexdigest()
+
+
 # -- kill -9 -------------------------------------------------------------------------------------
 
 GC_SCRIPT = """
@@ -500,7 +537,7 @@ def test_kill_during_chunked_remote_gc_never_leaves_a_recipe_without_its_chunks(
             deadline = time.monotonic() + span * 3
             while set(gc_dir.iterdir()) == before and time.monotonic() < deadline:
                 time.sleep(0.0005)
-            time.sleep(rng.uniform(0, span / 4))
+            time.sleep(rng.uniform(0, 0.03))
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -512,6 +549,7 @@ def test_kill_during_chunked_remote_gc_never_leaves_a_recipe_without_its_chunks(
         subprocess.run(cmd, check=True, capture_output=True)  # re-runnable, and it finishes
         settled()
     assert torn >= KILLS // 10, f"only {torn} of {KILLS} kills landed inside a gc"
+    assert between >= 1, "no kill landed between the recipe deletes and the pack pass"
     print(f"{torn} of {KILLS} kills left a pending gc record, {between} between the recipes "
           "and the end of the pack pass")
     # every kept version still rebuilds byte for byte from the remote

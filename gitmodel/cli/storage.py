@@ -534,10 +534,32 @@ def du(
         status.close()
     report = _du_report(refs, plan, answer, usage)
     report["totals"]["gc_would_free"] = would_free
+    report["remote_gc"] = _remote_gc_preview(ws, remote, report) if remote is not None else None
     if as_json:
         dump_json(report)
         return
     _print_du(report)
+
+
+def _remote_gc_preview(ws: Any, name: str, report: dict[str, Any]) -> dict[str, Any] | None:
+    """What `gc --remote NAME` would free there under the configured [retention] rules (the
+    plan only: objects, recipes and the pack pass), for ``du --remote NAME``."""
+    from gitmodel.errors import GitmodelError
+    from gitmodel.remote import choose_remote, open_named
+    from gitmodel.remote.gc import plan_remote_gc
+
+    try:
+        rplan = plan_remote_gc(ws, open_named(ws, choose_remote(ws.config, name, root=ws.root)))
+    except GitmodelError as exc:
+        report["problems"].append(f"remote gc plan: {exc}")
+        return None
+    packs = rplan.packs
+    return {"remote": rplan.remote, "would_free": rplan.remove_bytes,
+            "objects": len(rplan.remove), "released_bytes": rplan.released_bytes,
+            "chunked_objects": sum(1 for r in rplan.remove if r.chunked),
+            "packs": {"delete": len(packs.of("delete", "orphan")),
+                      "rewrite": len(packs.of("rewrite")), "would_free": packs.freed,
+                      "would_move": packs.moved, "dead_kept_bytes": packs.dead_kept}}
 
 
 def _ratio(logical: int, stored: int) -> float | None:
@@ -651,6 +673,13 @@ def _print_du(report: dict[str, Any]) -> None:
     else:
         typer.echo("no model remote: every cached byte is the only copy")
     typer.echo(f"`git model gc` would free {human_size(totals['gc_would_free'])}")
+    remote_gc = report.get("remote_gc")
+    if remote_gc is not None:
+        packs = remote_gc["packs"]
+        typer.echo(f"`git model gc --remote` would free {human_size(remote_gc['would_free'])} "
+                   f"on {remote_gc['remote']}: {remote_gc['objects']} object(s) "
+                   f"({remote_gc['chunked_objects']} chunked), {packs['delete']} pack(s) "
+                   f"deleted, {packs['rewrite']} rewritten")
     for problem in report["problems"]:
         err(f"warning: {problem}")
 

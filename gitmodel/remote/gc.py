@@ -37,6 +37,8 @@ from gitmodel.workspace import Workspace
 
 DAY = 86400
 BATCH = 1000  # deletes per request (S3's DeleteObjects limit)
+# a gc rewriting packs refreshes its pending record this often (pushes wait while it is fresh)
+ALIVE_SECONDS = 60.0
 
 Progress = Callable[[str, int, int], None]
 """Called as (phase, done, total): "archiving", "deleting"."""
@@ -539,8 +541,18 @@ def run_plan(ws: Workspace, remote: ObjectRemote, plan: RemoteGcPlan, *,
         for at in range(0, len(recipe_keys), BATCH):
             rpackgc.delete_keys(remote, recipe_keys[at:at + BATCH])
         result.removed = [r.oid for r in removals]
-        result.packs = rpackgc.sweep(ws.store, remote, plan.packs.packs,
-                                     progress=lambda done, total: say("rewriting", done, total))
+        last_sign = [time.monotonic()]
+
+        def rewrote(done: int, total: int) -> None:
+            say("rewriting", done, total)
+            if time.monotonic() - last_sign[0] > ALIVE_SECONDS:
+                # still at work: a push waiting on this record keeps waiting
+                ledger.write_gc_record(remote, key, state="pending", started=when,
+                                       removals=removals, archive=archive_url, packs=touched,
+                                       alive=time.time())
+                last_sign[0] = time.monotonic()
+
+        result.packs = rpackgc.sweep(ws.store, remote, plan.packs.packs, progress=rewrote)
         result.freed = sum(r.stored for r in removals) + result.packs.freed
         ledger.write_gc_record(remote, key, state="done", started=when, removals=removals,
                                archive=archive_url, finished=time.time(),

@@ -269,17 +269,23 @@ class GcRecord:
     # the remote packs it deletes or rewrites (names): a push that relied on one uploads
     # its chunks again before its recipes (gitmodel.remote.packs.push_chunked)
     packs: tuple[str, ...] = ()
+    # a pending gc still at work rewrites its record with this time now and then (between pack
+    # rewrites): a push waits for it as long as it is alive, not only 15 minutes from its start
+    alive: str = ""
 
 
 def write_gc_record(remote: ObjectRemote, key: str, *, state: str, started: float,
                     removals: Sequence[Removal], archive: str,
-                    finished: float | None = None, packs: Sequence[str] = ()) -> None:
+                    finished: float | None = None, packs: Sequence[str] = (),
+                    alive: float | None = None) -> None:
     doc: dict[str, Any] = {
         "state": state, "started": _iso(started),
         "finished": _iso(finished) if finished is not None else "", "archive": archive,
         "remove": [r.to_json() for r in removals]}
     if packs:
         doc["packs"] = sorted(set(packs))
+    if alive is not None:
+        doc["alive"] = _iso(alive)
     remote.put_record(key, _dump(doc))
 
 
@@ -327,7 +333,8 @@ def read_gc_records(remote: ObjectRemote, since: float | None = None) -> list[Gc
                                 str(doc.get("finished", "")), str(doc.get("archive", "")),
                                 removals,
                                 tuple(p for p in packs if _is_pack_name(p))
-                                if isinstance(packs, list) else ()))
+                                if isinstance(packs, list) else (),
+                                str(doc.get("alive", ""))))
     return records
 
 
@@ -461,8 +468,9 @@ def repair_recipes(store: ObjectStore, remote: ObjectRemote, oids: Sequence[str]
     if not chunked:
         return []
     try:
-        plan = packs.plan_push(store, remote, chunked)
-        lacking = plan.lacking
+        there = packs.remote_chunks(remote, packs.index_cache_dir(store, remote))
+        lacking = [oid for oid in chunked
+                   if any(there.locate(c) is None for c, _ in store.recipe(oid).chunks)]
         if not lacking:
             return []
         # only where the remote holds a recipe: an object held whole there needs no chunks
@@ -506,5 +514,9 @@ def _wait_for_plans(remote: ObjectRemote, wanted: set[str], stale_after: float,
 
 
 def is_stale(record: GcRecord, stale_after: float) -> bool:
+    """Whether a pending record was left by a killed gc: neither its start nor its last sign of
+    life is within ``stale_after``."""
     started = parse_iso(record.started)
-    return started is None or time.time() - started > stale_after
+    alive = parse_iso(record.alive) if record.alive else None
+    latest = max(t for t in (started, alive) if t is not None) if started or alive else None
+    return latest is None or time.time() - latest > stale_after

@@ -214,7 +214,6 @@ class PushPlan:
     # remote packs holding chunks of these recipes that the push does not send: a remote gc
     # must not take them away before the recipes are up (push_chunked's ledger entry)
     relies_on: set[str] = field(default_factory=set)
-    lacking: list[str] = field(default_factory=list)  # oids with a chunk the remote lacks
     planned_at: float = 0.0  # when the remote's packs were listed
     sent: set[str] = field(default_factory=set)  # the packs push_chunked uploaded
 
@@ -231,16 +230,13 @@ def plan_push(store: ObjectStore, remote: ObjectRemote, oids: Sequence[str], *,
     local = store.chunk_index()
     missing: dict[bytes, tuple[Path, int, int]] = {}
     for recipe in recipes:
-        lacks = False
         for chunk_id, _length in recipe.chunks:
             if chunk_id in missing:
-                lacks = True
                 continue
             found = there.locate(chunk_id)
             if found is not None:
                 plan.relies_on.add(found[0])
                 continue
-            lacks = True
             where = local.locate(chunk_id)
             if where is None:
                 local.refresh()
@@ -249,8 +245,6 @@ def plan_push(store: ObjectStore, remote: ObjectRemote, oids: Sequence[str], *,
                 raise RemoteError(f"cannot push {recipe.oid}: its chunk {chunk_id.hex()} is in "
                                   "no pack of this cache; run `git model fsck --repair`")
             missing[chunk_id] = where
-        if lacks:
-            plan.lacking.append(recipe.oid)
     plan.missing_chunks = len(missing)
     plan.missing_bytes = sum(length for _, _, length in missing.values())
     per_pack: dict[Path, int] = {}
@@ -317,10 +311,16 @@ def push_chunked(store: ObjectStore, remote: ObjectRemote, plan: PushPlan, *,
             raise explain(exc, remote, "recording the push on") from None
         if not taken:
             break
-        # a gc took (or is taking) packs these recipes rely on: ask again what is there
+        # a gc took (or was taking) packs these recipes rely on: now that it is done, ask again
+        # what is there and send what is gone
         pending = plan_push(store, remote, oids, jobs=jobs)
         sent += _send_packs(store, remote, pending, jobs=jobs, progress=progress)
-        relied = pending.relies_on | pending.sent
+        fresh = pending.relies_on | pending.sent
+        if fresh <= relied:
+            # everything is where the entry already says (a gc record naming a pack that
+            # was uploaded again since, say): any later gc sees the entry
+            break
+        relied |= fresh
     else:
         raise RemoteError(f"remote gc on {remote.url} kept removing packs this push relies on; "
                           "nothing was lost, push again once the gc is done")
