@@ -233,7 +233,7 @@ def _remote_gc(name: str, *, dry_run: bool, as_json: bool, yes: bool, grace: str
     def confirm(plan: RemoteGcPlan) -> bool:
         if not as_json:
             _print_remote_plan(plan, dry_run=True)
-        if not plan.remove:
+        if not plan.remove and not plan.packs.of("delete", "orphan", "rewrite"):
             return False
         if yes:
             return True
@@ -264,6 +264,15 @@ def _remote_gc(name: str, *, dry_run: bool, as_json: bool, yes: bool, grace: str
                      for reason, (n, b) in plan.kept_by_reason().items()},
             "forgotten": plan.forgotten, "problems": plan.problems,
             "expired": [{"id": i, "last_push": w} for i, w in plan.expired],
+            "packs": {**plan.packs.summary(), "recipes": plan.recipes_listed,
+                      "deleted": [f"pack-{n}.pack" for n in result.packs.deleted],
+                      "rewritten": [{"pack": f"pack-{old}.pack",
+                                     "into": [f"pack-{n}.pack" for n in new]}
+                                    for old, new in result.packs.rewritten],
+                      "failed": [{"pack": f"pack-{n}.pack", "why": why}
+                                 for n, why in result.packs.failed],
+                      "spared": [f"pack-{n}.pack" for n in result.spared_packs],
+                      "moved": result.packs.moved, "freed": result.packs.freed},
         })
         return
     if not dry_run:
@@ -273,7 +282,13 @@ def _remote_gc(name: str, *, dry_run: bool, as_json: bool, yes: bool, grace: str
                    f"{human_size(result.freed)}{archived}")
         if result.spared:
             typer.echo(f"kept {len(result.spared)} object(s) a push relied on meanwhile")
-    for problem in plan.problems:
+        swept = result.packs
+        if swept.deleted or swept.rewritten:
+            typer.echo(f"packs: deleted {len(swept.deleted)}, rewrote {len(swept.rewritten)} "
+                       f"(moved {human_size(swept.moved)})")
+        for pack, why in swept.failed:
+            err(f"warning: remote pack pack-{pack}.pack was left as it is: {why}")
+    for problem in [*plan.problems, *plan.packs.problems]:
         err(f"warning: {problem}")
 
 
@@ -295,6 +310,16 @@ def _print_remote_plan(plan: Any, *, dry_run: bool) -> None:
     for ident, written in plan.expired:
         typer.echo(f"forgets repository {ident} (last push {written}; forget-repos-after): "
                    "its objects count as unreachable")
+    packs = plan.packs
+    if packs.packs:
+        deleting = packs.of("delete", "orphan")
+        rewriting = packs.of("rewrite")
+        typer.echo(f"packs: {len(packs.packs)} on the remote; would delete {len(deleting)} and "
+                   f"rewrite {len(rewriting)} (moving {human_size(packs.moved)}), freeing "
+                   f"{human_size(packs.freed)}")
+        if packs.dead_kept:
+            typer.echo(f"  {human_size(packs.dead_kept)} of chunks no kept version needs stay "
+                       "in packs below the rewrite threshold, young, or relied on by a push")
     if plan.archive_to:
         typer.echo(f"released objects are copied to {plan.archive_to} and verified first")
 
@@ -509,10 +534,32 @@ def du(
         status.close()
     report = _du_report(refs, plan, answer, usage)
     report["totals"]["gc_would_free"] = would_free
+    report["remote_gc"] = _remote_gc_preview(ws, remote, report) if remote is not None else None
     if as_json:
         dump_json(report)
         return
     _print_du(report)
+
+
+def _remote_gc_preview(ws: Any, name: str, report: dict[str, Any]) -> dict[str, Any] | None:
+    """What `gc --remote NAME` would free there under the configured [retention] rules (the
+    plan only: objects, recipes and the pack pass), for ``du --remote NAME``."""
+    from gitmodel.errors import GitmodelError
+    from gitmodel.remote import choose_remote, open_named
+    from gitmodel.remote.gc import plan_remote_gc
+
+    try:
+        rplan = plan_remote_gc(ws, open_named(ws, choose_remote(ws.config, name, root=ws.root)))
+    except GitmodelError as exc:
+        report["problems"].append(f"remote gc plan: {exc}")
+        return None
+    packs = rplan.packs
+    return {"remote": rplan.remote, "would_free": rplan.remove_bytes,
+            "objects": len(rplan.remove), "released_bytes": rplan.released_bytes,
+            "chunked_objects": sum(1 for r in rplan.remove if r.chunked),
+            "packs": {"delete": len(packs.of("delete", "orphan")),
+                      "rewrite": len(packs.of("rewrite")), "would_free": packs.freed,
+                      "would_move": packs.moved, "dead_kept_bytes": packs.dead_kept}}
 
 
 def _ratio(logical: int, stored: int) -> float | None:
@@ -626,6 +673,13 @@ def _print_du(report: dict[str, Any]) -> None:
     else:
         typer.echo("no model remote: every cached byte is the only copy")
     typer.echo(f"`git model gc` would free {human_size(totals['gc_would_free'])}")
+    remote_gc = report.get("remote_gc")
+    if remote_gc is not None:
+        packs = remote_gc["packs"]
+        typer.echo(f"`git model gc --remote` would free {human_size(remote_gc['would_free'])} "
+                   f"on {remote_gc['remote']}: {remote_gc['objects']} object(s) "
+                   f"({remote_gc['chunked_objects']} chunked), {packs['delete']} pack(s) "
+                   f"deleted, {packs['rewrite']} rewritten")
     for problem in report["problems"]:
         err(f"warning: {problem}")
 

@@ -27,13 +27,18 @@ from gitmodel.config import Retention
 from gitmodel.errors import CorruptObjectError, GitmodelError, RemoteError
 from gitmodel.hashing import hash_file
 from gitmodel.remote import ledger
+from gitmodel.remote import packgc as rpackgc
 from gitmodel.remote.backends import DirectoryRemote, ObjectRemote, RemoteObject, explain
 from gitmodel.remote.ledger import Removal
+from gitmodel.remote.packgc import RemotePackPlan, RemotePackSweep
 from gitmodel.remote.records import NamedRemote, choose_remote, open_named, record_for
+from gitmodel.store.packgc import DEFAULT_REWRITE_DEAD
 from gitmodel.workspace import Workspace
 
 DAY = 86400
 BATCH = 1000  # deletes per request (S3's DeleteObjects limit)
+# a gc rewriting packs refreshes its pending record this often (pushes wait while it is fresh)
+ALIVE_SECONDS = 60.0
 
 Progress = Callable[[str, int, int], None]
 """Called as (phase, done, total): "archiving", "deleting"."""
@@ -65,9 +70,25 @@ class RemoteGcPlan:
     grace: float = 14 * DAY  # seconds: the grace period the plan was made with
     # the push ledger's entries when the plan was made: a later one relied on what it names
     pushes_seen: list[str] = field(default_factory=list, repr=False)
+    # chunked objects: what the pack pass does once the released recipes are gone
+    packs: RemotePackPlan = field(default_factory=RemotePackPlan)
+    recipes_listed: int = 0
+    # what the pack verdicts were made from, to judge again when a push spares a recipe
+    indexed: list[rpackgc.IndexedPack] = field(default_factory=list, repr=False)
+    live: set[bytes] = field(default_factory=set, repr=False)
+    relied_packs: set[str] = field(default_factory=set, repr=False)
+    unsure: bool = False
+    rewrite_dead: float = DEFAULT_REWRITE_DEAD
+    now: float = 0.0
 
     @property
     def remove_bytes(self) -> int:
+        """The bytes the gc frees: objects, recipes, and the pack pass."""
+        return sum(r.stored for r in self.remove) + self.packs.freed
+
+    @property
+    def released_bytes(self) -> int:
+        """The bytes of the objects it removes, counted whole (a chunked one as its size)."""
         return sum(r.size for r in self.remove)
 
     @property
@@ -92,6 +113,8 @@ class RemoteGcResult:
     spared: list[str] = field(default_factory=list)  # planned, then relied on by a push
     record: str = ""  # the gc record's key under gitmodel/
     seconds: float = 0.0
+    packs: RemotePackSweep = field(default_factory=RemotePackSweep)
+    spared_packs: list[str] = field(default_factory=list)  # a push relied on them meanwhile
 
 
 # -- the rules ----------------------------------------------------------------------------------
@@ -277,21 +300,42 @@ def refusal(remote_url: str, bad: Sequence[tuple[ledger.RepositoryRecord, list[s
 
 def plan_remote_gc(ws: Workspace, remote: ObjectRemote, *, rules: Retention | None = None,
                    forget_repos: Sequence[str] = (), now: float | None = None,
-                   grace: float | None = None, archive_to: str = "") -> RemoteGcPlan:
-    """What a gc of ``remote`` would remove now, and why it keeps the rest (no writes)."""
+                   grace: float | None = None, archive_to: str = "",
+                   rewrite_dead: float | None = None) -> RemoteGcPlan:
+    """What a gc of ``remote`` would remove now, and why it keeps the rest (no writes, but
+    the remote's recipes and pack indexes are cached in this clone as they are read)."""
     now = time.time() if now is None else now
     rules = rules or ws.config.retention
     grace_seconds = rules.grace if grace is None else grace
-    plan = RemoteGcPlan(remote.url, archive_to=archive_to)
+    plan = RemoteGcPlan(remote.url, archive_to=archive_to, now=now,
+                        rewrite_dead=(ws.config.gc.pack_rewrite_dead if rewrite_dead is None
+                                      else rewrite_dead))
     try:
         repositories = ledger.read_repositories(remote)
         gc_records = ledger.read_gc_records(remote)
         pushes = remote.list_records(ledger.PUSHES)
-        inventory = remote.inventory()
+        # packs chunked pushes rely on whose recipes may not be up yet: read before the
+        # recipes are listed, so an entry marked complete here means its recipes are listed
+        window = max(grace_seconds, 2 * ledger.PLAN_STALE_SECONDS)
+        cut = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now - window))
+        plan.relied_packs = ledger.relied_packs(
+            remote, [k for k in pushes if k.removeprefix(f"{ledger.PUSHES}/") >= cut])
+        whole = remote.inventory()
+        recipes = rpackgc.list_recipes(remote)
     except GitmodelError:
         raise
     except Exception as exc:
         raise explain(exc, remote, "listing") from None
+    plan.recipes_listed = len(recipes)
+    try:
+        read, damaged = rpackgc.read_recipes(remote, recipes,
+                                             rpackgc.recipe_cache_dir(ws.store, remote))
+    except GitmodelError:
+        raise
+    except Exception as exc:
+        raise explain(exc, remote, "reading the recipes of") from None
+    plan.packs.recipes = read
+    inventory = _merge(whole, recipes, read)
     plan.listed = len(inventory)
     plan.grace = grace_seconds
     plan.pushes_seen = sorted(pushes)
@@ -318,6 +362,8 @@ def plan_remote_gc(ws: Workspace, remote: ObjectRemote, *, rules: Retention | No
     judge = _Rules(rules, reg, tagged, tips, now)
     relied_on: set[str] | None = None  # read only when an unreachable object is old enough
     for oid, obj in sorted(inventory.items()):
+        size = obj.size
+        held = _Held(oid in whole, oid in recipes, recipes[oid].size if oid in recipes else 0)
         uses = refs.get(oid)
         if uses:
             verdict = _judge(judge, uses, tips.get(oid))
@@ -325,22 +371,83 @@ def plan_remote_gc(ws: Workspace, remote: ObjectRemote, *, rules: Retention | No
             # on every version, and would keep a rule from ever taking effect; the clones that
             # push here must have their pushed refs readable here instead)
             if verdict.keep:
-                plan.kept.append(Kept(oid, obj.size, verdict.reason, verdict.detail))
+                plan.kept.append(Kept(oid, size, verdict.reason, verdict.detail))
             else:
-                plan.remove.append(Removal(oid, obj.size, "released", verdict.reason,
-                                           verdict.model, verdict.version))
+                plan.remove.append(Removal(oid, size, "released", verdict.reason,
+                                           verdict.model, verdict.version, held.whole,
+                                           held.chunked, held.recipe_bytes))
             continue
         young = _young(obj, now, grace_seconds)
         if young is None and relied_on is None:
             relied_on = _recent_push_oids(remote, pushes, now - grace_seconds)
         if young is not None:
-            plan.kept.append(Kept(oid, obj.size, young[0], young[1]))
+            plan.kept.append(Kept(oid, size, young[0], young[1]))
         elif relied_on is not None and oid in relied_on:
-            plan.kept.append(Kept(oid, obj.size, "pushed",
+            plan.kept.append(Kept(oid, size, "pushed",
                                   "a push relied on it within the grace period"))
         else:
-            plan.remove.append(Removal(oid, obj.size, "unreachable"))
+            plan.remove.append(Removal(oid, size, "unreachable", whole=held.whole,
+                                       chunked=held.chunked, recipe_bytes=held.recipe_bytes))
+    _plan_packs(ws, remote, plan, read, damaged, grace_seconds)
     return plan
+
+
+@dataclass(frozen=True)
+class _Held:
+    whole: bool
+    chunked: bool
+    recipe_bytes: int
+
+
+def _merge(whole: dict[str, RemoteObject], recipes: dict[str, RemoteObject],
+           read: dict[str, rpackgc.Recipe]) -> dict[str, RemoteObject]:
+    """One entry per oid held whole, as a recipe, or both: its size (a chunked object's from
+    its recipe) and its latest upload time (None when either is unknown)."""
+    out = dict(whole)
+    for oid, obj in recipes.items():
+        size = read[oid].size if oid in read else obj.size
+        other = whole.get(oid)
+        if other is None:
+            out[oid] = RemoteObject(oid, size, obj.uploaded)
+            continue
+        times = [obj.uploaded, other.uploaded]
+        out[oid] = RemoteObject(oid, other.size, None if None in times
+                                else max(t for t in times if t is not None))
+    return out
+
+
+def _plan_packs(ws: Workspace, remote: ObjectRemote, plan: RemoteGcPlan,
+                read: dict[str, rpackgc.Recipe], damaged: dict[str, str], grace: float) -> None:
+    """The pack pass: live chunks from the recipes gc keeps, each pack judged."""
+    going = {r.oid for r in plan.remove if r.chunked}
+    kept_damaged = {oid: why for oid, why in damaged.items() if oid not in going}
+    for why in kept_damaged.values():
+        plan.packs.problems.append(why)
+    plan.unsure = bool(kept_damaged)
+    if plan.unsure:
+        plan.packs.problems.append("no remote pack was rewritten or deleted: a damaged recipe "
+                                   "hides which chunks are needed (its clone should push it "
+                                   "again)")
+    plan.live = {c for oid, recipe in read.items() if oid not in going
+                 for c, _ in recipe.chunks}
+    try:
+        listing = rpackgc.list_packs(remote)
+        plan.indexed = rpackgc.read_indexes(ws.store, remote, listing)
+    except GitmodelError:
+        raise
+    except Exception as exc:
+        raise explain(exc, remote, "reading the pack indexes of") from None
+    for item in plan.indexed:
+        if item.index is None and item.idx is not None:
+            plan.packs.problems.append(f"remote pack index pack-{item.name}.idx was refused "
+                                       f"({item.why}); gc leaves that pack as it is")
+    _judge_packs(plan, grace)
+
+
+def _judge_packs(plan: RemoteGcPlan, grace: float) -> None:
+    plan.packs.packs = rpackgc.judge_packs(plan.indexed, plan.live, plan.now, grace=grace,
+                                           rewrite_dead=plan.rewrite_dead,
+                                           relied=plan.relied_packs, unsure=plan.unsure)
 
 
 def _judge(judge: _Rules, uses: list[retention.Use], tip: str | None) -> _Verdict:
@@ -392,7 +499,8 @@ def run_plan(ws: Workspace, remote: ObjectRemote, plan: RemoteGcPlan, *,
         for ident in plan.forgotten:
             ledger.forget_repository(remote, ident)
         removals = list(plan.remove)
-        if not removals:
+        touched = _touched(plan)
+        if not removals and not touched:
             return result
         if archive is not None:
             result.archived = _archive(ws, remote, archive,
@@ -402,28 +510,56 @@ def run_plan(ws: Workspace, remote: ObjectRemote, plan: RemoteGcPlan, *,
         result.record = key
         archive_url = _url_of(archive) if archive is not None else ""
         ledger.write_gc_record(remote, key, state="pending", started=when, removals=removals,
-                               archive=archive_url)
+                               archive=archive_url, packs=touched)
         # pushes since the plan was computed: what they relied on is no longer ours to delete
         fresh = set(remote.list_records(ledger.PUSHES)) - pushes_before
-        relied = ledger.push_oids(remote, sorted(fresh))
+        relied, relied_packs = ledger.read_pushes(remote, sorted(fresh))
         spared = {r.oid for r in removals if r.oid in relied}
-        if spared:
+        if spared or relied_packs & set(touched):
             removals = [r for r in removals if r.oid not in spared]
             result.spared = sorted(spared)
+            # a spared recipe's chunks are live again, and a relied-on pack stays
+            plan.live |= {c for oid in spared if oid in plan.packs.recipes
+                          for c, _ in plan.packs.recipes[oid].chunks}
+            plan.relied_packs |= relied_packs
+            _judge_packs(plan, plan.grace)
+            result.spared_packs = sorted(relied_packs & set(touched))
+            touched = _touched(plan)
             ledger.write_gc_record(remote, key, state="pending", started=when,
-                                   removals=removals, archive=archive_url)
+                                   removals=removals, archive=archive_url, packs=touched)
         if before_delete is not None:
             before_delete()
-        oids = [r.oid for r in removals]
+        oids = [r.oid for r in removals if r.whole]
         for at in range(0, len(oids), BATCH):
             batch = oids[at:at + BATCH]
             remote.delete(batch)
             say("deleting", min(at + BATCH, len(oids)), len(oids))
-        result.removed = oids
-        result.freed = sum(r.size for r in removals)
+        # recipes before any pack: the chunks still needed are those of the recipes that stay
+        from gitmodel.remote.backends import recipe_key
+
+        recipe_keys = [recipe_key(r.oid) for r in removals if r.chunked]
+        for at in range(0, len(recipe_keys), BATCH):
+            rpackgc.delete_keys(remote, recipe_keys[at:at + BATCH])
+        result.removed = [r.oid for r in removals]
+        last_sign = [time.monotonic()]
+
+        def rewrote(done: int, total: int) -> None:
+            say("rewriting", done, total)
+            if time.monotonic() - last_sign[0] > ALIVE_SECONDS:
+                # still at work: a push waiting on this record keeps waiting
+                ledger.write_gc_record(remote, key, state="pending", started=when,
+                                       removals=removals, archive=archive_url, packs=touched,
+                                       alive=time.time())
+                last_sign[0] = time.monotonic()
+
+        result.packs = rpackgc.sweep(ws.store, remote, plan.packs.packs, progress=rewrote)
+        result.freed = sum(r.stored for r in removals) + result.packs.freed
         ledger.write_gc_record(remote, key, state="done", started=when, removals=removals,
-                               archive=archive_url, finished=time.time())
-        _prune_ledger(remote, pushes_before, when - plan.grace)
+                               archive=archive_url, finished=time.time(),
+                               packs=[*result.packs.deleted,
+                                      *(old for old, _ in result.packs.rewritten)])
+        _prune_ledger(remote, pushes_before, when - max(plan.grace,
+                                                        2 * ledger.PLAN_STALE_SECONDS))
     except GitmodelError:
         raise
     except Exception as exc:
@@ -440,10 +576,15 @@ def _url_of(remote: ObjectRemote) -> str:
     return str(remote.root) if isinstance(remote, DirectoryRemote) else remote.url
 
 
+def _touched(plan: RemoteGcPlan) -> list[str]:
+    """The packs the plan deletes or rewrites."""
+    return [p.name for p in plan.packs.of("delete", "orphan", "rewrite")]
+
+
 def _finish_killed(remote: ObjectRemote, plan: RemoteGcPlan) -> None:
     if not plan.finished_records:
         return
-    present = set(remote.inventory())
+    present = set(remote.inventory()) | set(rpackgc.list_recipes(remote))
     for record in ledger.read_gc_records(remote):
         if record.key in plan.finished_records and record.state == "pending":
             ledger.finish_interrupted(remote, record, present)

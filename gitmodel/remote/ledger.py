@@ -173,24 +173,59 @@ def forget_repository(remote: ObjectRemote, ident: str) -> bool:
 
 # -- what each push relied on ----------------------------------------------------------------
 
-def record_push(remote: ObjectRemote, model_dir: Path, oids: Iterable[str],
-                now: float | None = None) -> str:
+def record_push(remote: ObjectRemote, model_dir: Path | None, oids: Iterable[str],
+                now: float | None = None, *, packs: Iterable[str] = (),
+                complete: bool | None = None, key: str = "") -> str:
     """Write the ledger entry of one push: every oid it uploaded or found present. A gc that
-    planned to delete one of them drops it (see :func:`gitmodel.remote.gc.run_plan`)."""
+    planned to delete one of them drops it (see :func:`gitmodel.remote.gc.run_plan`).
+
+    A chunked push also writes one between its packs and its recipes, naming the remote
+    ``packs`` its recipes rely on, with ``complete`` False; and rewrites it (same ``key``) with
+    ``complete`` True once its recipes are up. While incomplete it keeps those packs from any
+    gc planned meanwhile (:func:`relied_packs`)."""
     when = time.time() if now is None else now
-    key = f"{PUSHES}/{_stamp(when)}.json"
-    remote.put_record(key, _dump({"clone": clone_id(model_dir), "written": _iso(when),
-                                  "oids": sorted(set(oids))}))
+    key = key or f"{PUSHES}/{_stamp(when)}.json"
+    doc: dict[str, Any] = {"clone": clone_id(model_dir) if model_dir is not None else "",
+                           "written": _iso(when), "oids": sorted(set(oids))}
+    relied = sorted(set(packs))
+    if relied:
+        doc["packs"] = relied
+    if complete is not None:
+        doc["complete"] = complete
+    remote.put_record(key, _dump(doc))
     return key
 
 
-def push_oids(remote: ObjectRemote, keys: Iterable[str]) -> set[str]:
+def relied_packs(remote: ObjectRemote, keys: Iterable[str]) -> set[str]:
+    """The packs named by those of the ledger entries ``keys`` whose push has not marked them
+    complete: its recipes may not be up yet, so no recipe a gc can list keeps their chunks."""
     found: set[str] = set()
     for key in keys:
         doc = _load(remote, key)
-        if doc is not None:
-            found.update(o for o in doc.get("oids", []) if isinstance(o, str) and is_oid(o))
+        if doc is not None and doc.get("complete") is False:
+            found.update(p for p in doc.get("packs", []) if _is_pack_name(p))
     return found
+
+
+def _is_pack_name(name: object) -> bool:
+    return (isinstance(name, str) and len(name) == 64
+            and all(c in "0123456789abcdef" for c in name))
+
+
+def push_oids(remote: ObjectRemote, keys: Iterable[str]) -> set[str]:
+    return read_pushes(remote, keys)[0]
+
+
+def read_pushes(remote: ObjectRemote, keys: Iterable[str]) -> tuple[set[str], set[str]]:
+    """(oids, pack names) the ledger entries ``keys`` name."""
+    oids: set[str] = set()
+    packs: set[str] = set()
+    for key in keys:
+        doc = _load(remote, key)
+        if doc is not None:
+            oids.update(o for o in doc.get("oids", []) if isinstance(o, str) and is_oid(o))
+            packs.update(p for p in doc.get("packs", []) if _is_pack_name(p))
+    return oids, packs
 
 
 # -- what gc removed -----------------------------------------------------------------------------
@@ -200,15 +235,27 @@ class Removal:
     """One object a remote gc removes (or removed), and why."""
 
     oid: str
-    size: int
+    size: int  # the object's bytes
     reason: str  # "released" (a retention rule) or "unreachable"
     rule: str = ""  # the rule that released it, as written in [retention]
     model: str = ""
     version: str = ""  # "v1.2.0", or "commit 1a2b3c4d5e6f"
+    whole: bool = True  # held whole (objects/…) on the remote
+    chunked: bool = False  # held as a recipe (recipes/…); its chunks go with the pack pass
+    recipe_bytes: int = 0
+
+    @property
+    def stored(self) -> int:
+        """The bytes deleting its keys frees by itself (a chunked object's chunks are freed,
+        if at all, by the pack pass)."""
+        return (self.size if self.whole else 0) + (self.recipe_bytes if self.chunked else 0)
 
     def to_json(self) -> dict[str, Any]:
-        return {"oid": self.oid, "size": self.size, "reason": self.reason, "rule": self.rule,
-                "model": self.model, "version": self.version}
+        doc: dict[str, Any] = {"oid": self.oid, "size": self.size, "reason": self.reason,
+                               "rule": self.rule, "model": self.model, "version": self.version}
+        if self.chunked:
+            doc.update(whole=self.whole, chunked=True, recipe_bytes=self.recipe_bytes)
+        return doc
 
 
 @dataclass(frozen=True)
@@ -219,25 +266,40 @@ class GcRecord:
     finished: str
     archive: str  # the URL released objects were copied to and verified on ("" for none)
     removals: dict[str, Removal]
+    # the remote packs it deletes or rewrites (names): a push that relied on one uploads
+    # its chunks again before its recipes (gitmodel.remote.packs.push_chunked)
+    packs: tuple[str, ...] = ()
+    # a pending gc still at work rewrites its record with this time now and then (between pack
+    # rewrites): a push waits for it as long as it is alive, not only 15 minutes from its start
+    alive: str = ""
 
 
 def write_gc_record(remote: ObjectRemote, key: str, *, state: str, started: float,
                     removals: Sequence[Removal], archive: str,
-                    finished: float | None = None) -> None:
-    remote.put_record(key, _dump({
+                    finished: float | None = None, packs: Sequence[str] = (),
+                    alive: float | None = None) -> None:
+    doc: dict[str, Any] = {
         "state": state, "started": _iso(started),
         "finished": _iso(finished) if finished is not None else "", "archive": archive,
-        "remove": [r.to_json() for r in removals]}))
+        "remove": [r.to_json() for r in removals]}
+    if packs:
+        doc["packs"] = sorted(set(packs))
+    if alive is not None:
+        doc["alive"] = _iso(alive)
+    remote.put_record(key, _dump(doc))
 
 
 def finish_interrupted(remote: ObjectRemote, record: GcRecord, present: set[str]) -> None:
     """Mark a killed gc's pending record done, naming only what is really gone (an object a
     push put back is still there, so it was never released)."""
     gone = [r for oid, r in sorted(record.removals.items()) if oid not in present]
-    remote.put_record(record.key, _dump({
+    doc: dict[str, Any] = {
         "state": "done", "started": record.started, "finished": _iso(time.time()),
         "archive": record.archive, "remove": [r.to_json() for r in gone],
-        "note": "finished by a later gc: the gc that wrote it was interrupted"}))
+        "note": "finished by a later gc: the gc that wrote it was interrupted"}
+    if record.packs:
+        doc["packs"] = list(record.packs)
+    remote.put_record(record.key, _dump(doc))
 
 
 def new_gc_key(now: float) -> str:
@@ -259,14 +321,26 @@ def read_gc_records(remote: ObjectRemote, since: float | None = None) -> list[Gc
         removals = {}
         for item in doc.get("remove", []):
             if isinstance(item, dict) and is_oid(str(item.get("oid", ""))):
-                removal = Removal(str(item["oid"]), int(item.get("size", 0)),
+                chunked = item.get("chunked") is True
+                removal = Removal(str(item["oid"]), _int(item.get("size")),
                                   str(item.get("reason", "")), str(item.get("rule", "")),
-                                  str(item.get("model", "")), str(item.get("version", "")))
+                                  str(item.get("model", "")), str(item.get("version", "")),
+                                  whole=item.get("whole", True) is not False, chunked=chunked,
+                                  recipe_bytes=_int(item.get("recipe_bytes")))
                 removals[removal.oid] = removal
+        packs = doc.get("packs", [])
         records.append(GcRecord(key, str(doc.get("state", "")), str(doc.get("started", "")),
                                 str(doc.get("finished", "")), str(doc.get("archive", "")),
-                                removals))
+                                removals,
+                                tuple(p for p in packs if _is_pack_name(p))
+                                if isinstance(packs, list) else (),
+                                str(doc.get("alive", ""))))
     return records
+
+
+def _int(value: object) -> int:
+    # records are untrusted: a size that is not a whole number counts as 0
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
 @dataclass(frozen=True)
@@ -345,7 +419,7 @@ def settle_push(store: ObjectStore, remote: ObjectRemote, oids: Sequence[str], m
         record_repository(remote, model_dir, git_url=git_url, tips=tips, updates=updates)
         involved = _wait_for_plans(remote, set(wanted), stale_after, since)
         if not involved:
-            return []
+            return repair_recipes(store, remote, wanted)
         present = remote.has(sorted(involved))
     except GitmodelError:
         raise
@@ -357,16 +431,70 @@ def settle_push(store: ObjectStore, remote: ObjectRemote, oids: Sequence[str], m
             raise RemoteError(f"a remote gc removed {oid} from {remote.url} while this push "
                               "relied on it, and this clone's cache no longer has it; `git "
                               "model add` the file again and push")
+    chunked = [oid for oid in again if store.is_chunked(oid)]
+    for oid in again:
+        if oid in chunked:
+            continue
         try:
             with store.whole_file(oid) as path:
                 remote.upload(oid, path, lambda _n: None)
         except Exception as exc:
             raise explain(exc, remote, f"uploading {oid} again to") from None
+    if chunked:
+        _push_chunked_again(store, remote, chunked)
     return again
 
 
+def _push_chunked_again(store: ObjectStore, remote: ObjectRemote, oids: Sequence[str]) -> None:
+    from gitmodel.remote import packs
+
+    try:
+        plan = packs.plan_push(store, remote, oids)
+        packs.push_chunked(store, remote, plan)
+    except GitmodelError:
+        raise
+    except Exception as exc:
+        raise explain(exc, remote, "uploading chunked objects again to") from None
+
+
+def repair_recipes(store: ObjectStore, remote: ObjectRemote, oids: Sequence[str]) -> list[str]:
+    """Of ``oids`` (chunked here), the ones whose recipe is on ``remote`` while some chunk it
+    lists is in no indexed pack there (a damaged or hand-deleted pack): their missing chunks are
+    uploaded, then the recipes again. Returns them. Costs one listing of ``packs/`` (indexes
+    from the local cache); a push calls it, never trusting a recipe it found present."""
+    from gitmodel.remote import packs
+
+    chunked = [oid for oid in oids if store.is_chunked(oid)]
+    if not chunked:
+        return []
+    try:
+        there = packs.remote_chunks(remote, packs.index_cache_dir(store, remote))
+        lacking = [oid for oid in chunked
+                   if any(there.locate(c) is None for c, _ in store.recipe(oid).chunks)]
+        if not lacking:
+            return []
+        # only where the remote holds a recipe: an object held whole there needs no chunks
+        held = remote.locate(lacking, chunked_first=lacking)
+        broken = [oid for oid in lacking if held.get(oid) == "recipe"]
+        if broken:
+            packs.push_chunked(store, remote, packs.plan_push(store, remote, broken))
+    except GitmodelError:
+        raise
+    except Exception as exc:
+        raise explain(exc, remote, "checking the chunks of recipes on") from None
+    return broken
+
+
+def wait_for_packs(remote: ObjectRemote, packs: set[str], since: float,
+                   stale_after: float = PLAN_STALE_SECONDS) -> set[str]:
+    """The packs of ``packs`` a gc started after ``since`` deletes or rewrites, once no pending
+    gc names them (a chunked push's check before it uploads its recipes)."""
+    return _wait_for_plans(remote, packs, stale_after, since,
+                           named=lambda record: set(record.packs))
+
+
 def _wait_for_plans(remote: ObjectRemote, wanted: set[str], stale_after: float,
-                    since: float) -> set[str]:
+                    since: float, named: Any = None) -> set[str]:
     """The oids of ``wanted`` named by a recent gc record, once no pending gc names them."""
     started = time.monotonic()
     while True:
@@ -374,7 +502,7 @@ def _wait_for_plans(remote: ObjectRemote, wanted: set[str], stale_after: float,
         involved: set[str] = set()
         pending = False
         for record in records:
-            hit = wanted & set(record.removals)
+            hit = wanted & (named(record) if named is not None else set(record.removals))
             if not hit:
                 continue
             involved |= hit
@@ -386,5 +514,9 @@ def _wait_for_plans(remote: ObjectRemote, wanted: set[str], stale_after: float,
 
 
 def is_stale(record: GcRecord, stale_after: float) -> bool:
+    """Whether a pending record was left by a killed gc: neither its start nor its last sign of
+    life is within ``stale_after``."""
     started = parse_iso(record.started)
-    return started is None or time.time() - started > stale_after
+    alive = parse_iso(record.alive) if record.alive else None
+    latest = max(t for t in (started, alive) if t is not None) if started or alive else None
+    return latest is None or time.time() - latest > stale_after

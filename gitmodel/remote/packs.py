@@ -23,6 +23,7 @@ import hashlib
 import os
 import shutil
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -210,6 +211,11 @@ class PushPlan:
     bytes: int = 0  # pack bytes to send (indexes and recipes not counted: a few KiB)
     missing_chunks: int = 0
     missing_bytes: int = 0  # bytes of the chunks the remote lacks
+    # remote packs holding chunks of these recipes that the push does not send: a remote gc
+    # must not take them away before the recipes are up (push_chunked's ledger entry)
+    relies_on: set[str] = field(default_factory=set)
+    planned_at: float = 0.0  # when the remote's packs were listed
+    sent: set[str] = field(default_factory=set)  # the packs push_chunked uploaded
 
 
 def plan_push(store: ObjectStore, remote: ObjectRemote, oids: Sequence[str], *,
@@ -217,7 +223,7 @@ def plan_push(store: ObjectStore, remote: ObjectRemote, oids: Sequence[str], *,
     """Which chunks of ``oids`` (chunked here, absent there) the remote lacks, and the packs
     that carry them: new chunks are packed in file order, so a later pull reads neighbours."""
     recipes = [store.recipe(oid) for oid in oids]
-    plan = PushPlan(recipes)
+    plan = PushPlan(recipes, planned_at=time.time())
     if not recipes:
         return plan
     there = remote_chunks(remote, index_cache_dir(store, remote), jobs=jobs)
@@ -225,7 +231,11 @@ def plan_push(store: ObjectStore, remote: ObjectRemote, oids: Sequence[str], *,
     missing: dict[bytes, tuple[Path, int, int]] = {}
     for recipe in recipes:
         for chunk_id, _length in recipe.chunks:
-            if chunk_id in missing or there.locate(chunk_id) is not None:
+            if chunk_id in missing:
+                continue
+            found = there.locate(chunk_id)
+            if found is not None:
+                plan.relies_on.add(found[0])
                 continue
             where = local.locate(chunk_id)
             if where is None:
@@ -264,11 +274,66 @@ def plan_push(store: ObjectStore, remote: ObjectRemote, oids: Sequence[str], *,
     return plan
 
 
+# a push whose relied-on packs a remote gc keeps taking away re-plans at most this often
+MAX_REPLANS = 5
+
+
 def push_chunked(store: ObjectStore, remote: ObjectRemote, plan: PushPlan, *,
                  jobs: int = DEFAULT_JOBS, progress: Progress | None = None,
                  uploaded: Callable[[str], None] | None = None) -> int:
     """Send ``plan``: every pack (each before its index), and only then the recipes. Returns
-    the bytes sent; ``uploaded(oid)`` is called for each recipe once it is there."""
+    the bytes sent; ``uploaded(oid)`` is called for each recipe once it is there.
+
+    Between the packs and the recipes the push writes a ledger entry naming every pack its
+    recipes rely on (the ones it found there and the ones it sent), then reads the gc records
+    (docs/remotes.md, "Chunked objects"): a gc that deletes or rewrites one of them either sees
+    the entry and keeps the pack, or this push sees the gc's plan, waits for it, and uploads
+    again the chunks it took. Once the recipes are up the entry is marked complete (from then
+    on the recipes themselves keep their chunks). So a recipe never goes up naming chunks in no
+    pack there."""
+    from gitmodel.remote import ledger
+
+    oids = [r.oid for r in plan.recipes]
+    if not oids:
+        return 0
+    sent = _send_packs(store, remote, plan, jobs=jobs, progress=progress)
+    pending = plan
+    relied = pending.relies_on | pending.sent
+    key = ""
+    for _ in range(MAX_REPLANS):
+        since = pending.planned_at - 2 * ledger.PLAN_STALE_SECONDS
+        try:
+            key = ledger.record_push(remote, None, oids, packs=relied, complete=False, key=key)
+            taken = ledger.wait_for_packs(remote, relied, since)
+        except (Cancelled, KeyboardInterrupt, RemoteError):
+            raise
+        except Exception as exc:
+            raise explain(exc, remote, "recording the push on") from None
+        if not taken:
+            break
+        # a gc took (or was taking) packs these recipes rely on: now that it is done, ask again
+        # what is there and send what is gone
+        pending = plan_push(store, remote, oids, jobs=jobs)
+        sent += _send_packs(store, remote, pending, jobs=jobs, progress=progress)
+        fresh = pending.relies_on | pending.sent
+        if fresh <= relied:
+            # everything is where the entry already says (a gc record naming a pack that
+            # was uploaded again since, say): any later gc sees the entry
+            break
+        relied |= fresh
+    else:
+        raise RemoteError(f"remote gc on {remote.url} kept removing packs this push relies on; "
+                          "nothing was lost, push again once the gc is done")
+    sent += _send_recipes(remote, plan, jobs=jobs, uploaded=uploaded)
+    try:
+        ledger.record_push(remote, None, oids, packs=relied, complete=True, key=key)
+    except Exception as exc:
+        raise explain(exc, remote, "recording the push on") from None
+    return sent
+
+
+def _send_packs(store: ObjectStore, remote: ObjectRemote, plan: PushPlan, *, jobs: int,
+                progress: Progress | None) -> int:
     sent = [0]
     lock = threading.Lock()
     cache = index_cache_dir(store, remote)
@@ -285,6 +350,8 @@ def push_chunked(store: ObjectStore, remote: ObjectRemote, plan: PushPlan, *,
             data = index.read_bytes()
             _send_pair(remote, name, pack, data, tick, count)
             _keep_index(cache, name, data)
+            with lock:
+                plan.sent.add(name)
             return
         pack, data, name = _build_pack(item, scratch)
         try:
@@ -293,6 +360,8 @@ def push_chunked(store: ObjectStore, remote: ObjectRemote, plan: PushPlan, *,
             with contextlib.suppress(FileNotFoundError):
                 pack.unlink()
         _keep_index(cache, name, data)
+        with lock:
+            plan.sent.add(name)
 
     items: list[Path | list[tuple[bytes, Path, int, int]]] = [*plan.whole_packs, *plan.new_packs]
     try:
@@ -303,6 +372,17 @@ def push_chunked(store: ObjectStore, remote: ObjectRemote, plan: PushPlan, *,
         raise explain(exc, remote, "uploading packs to") from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    return sent[0]
+
+
+def _send_recipes(remote: ObjectRemote, plan: PushPlan, *, jobs: int,
+                  uploaded: Callable[[str], None] | None) -> int:
+    sent = [0]
+    lock = threading.Lock()
+
+    def count(n: int) -> None:
+        with lock:
+            sent[0] += n
 
     # every chunk of every recipe is now in an indexed pack there: the recipes may go up
     def send_recipe(recipe: Recipe, _tick: Progress) -> None:
