@@ -505,6 +505,34 @@ def _data_input(ws: Workspace, path: Path | str, progress: Progress | None) -> D
     raise GitmodelError(f"--data {path}: no such file or folder")
 
 
+# -- lineage ------------------------------------------------------------------------------------
+
+@dataclass
+class EnvironmentReport:
+    """The environment a version was made in: what its model file records, and the full package
+    list from the cache (None when this clone's cache does not hold it: it was recorded on
+    another machine, or before lineage was recorded)."""
+
+    name: str
+    version: str | None  # None: the work tree's model file
+    model_file: str
+    environment: modelfile.Environment | None
+    packages: list[tuple[str, str]] | None
+
+
+def environment_of(spec: str, *, cwd: Path | str | None = None) -> EnvironmentReport:
+    """``git model show --env``: the recorded environment of ``spec`` (``NAME``, ``NAME@v1.2.0``,
+    ``NAME#prod``) with its full package list when the cache has it."""
+    from gitmodel import catalog, lineage
+
+    mv = catalog.show(spec, cwd)
+    env = mv.spec.environment
+    packages = None
+    if env is not None and env.listing:
+        packages = lineage.load_listing(git.find_repo(cwd).model_dir, env.listing)
+    return EnvironmentReport(mv.name, mv.version, mv.model_file, env, packages)
+
+
 # -- status / checkout --------------------------------------------------------------------------
 
 def status(names: Sequence[str] = (), *, cwd: Path | str | None = None,
@@ -568,6 +596,6 @@ def checkout(names: Sequence[str] = (), *, force: bool = False, cwd: Path | str 
 
 
 __all__ = [
-    "AddResult", "ConfigError", "GitmodelError", "InvalidModelFileError", "State", "add",
-    "checkout", "status",
+    "AddResult", "ConfigError", "EnvironmentReport", "GitmodelError", "InvalidModelFileError",
+    "State", "add", "checkout", "environment_of", "status",
 ]

@@ -33,7 +33,7 @@ _DEEP_KEY = re.compile(
     rf"^[ \t]*\[{{0,2}}[ \t]*(?:{_KEY_PART}[ \t]*\.[ \t]*){{{MAX_KEY_PARTS - 1}}}", re.MULTILINE
 )
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9\-/_]*[a-z0-9])?$")
-_OID_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+_OID_RE = OID_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 _COMMIT_RE = re.compile(r"^([0-9a-f]{40}|[0-9a-f]{64})?$")
 _UNSAFE_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")
 
