@@ -11,7 +11,7 @@ import tomllib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitmodel import config as config_mod
 from gitmodel import git, locking, modelfile
@@ -42,6 +42,9 @@ from gitmodel.workspace import (
     select_models,
 )
 
+if TYPE_CHECKING:
+    from gitmodel.tagging import TagResult
+
 
 def open_workspace(cwd: Path | str | None = None) -> Workspace:
     return workspace_mod.open_workspace(cwd)  # where the hook finds it without importing api
@@ -63,6 +66,26 @@ class AddResult:
     # says what the model is, where params and metrics measured the old bytes (issue 7)
     kept_description: bool = False
     untracked: list[str] = field(default_factory=list)  # paths removed from git's index
+    # lineage that could not be recorded whole: environment metadata skipped, a command the
+    # model-file rules cannot hold (issue 12: `add` never fails because of it)
+    notes: list[str] = field(default_factory=list)
+    environment: modelfile.Environment | None = None  # as recorded (None: none recorded)
+
+
+@dataclass(frozen=True)
+class Recording:
+    """What an `add` records of how the model was made, beside its bytes (issue 12).
+
+    ``environment`` is which Python environment to read: ``"process"`` (this process, for
+    training code calling the API), ``"cli"`` (the active venv or conda environment, else the
+    ``python3`` on PATH) or ``""`` (none). ``command`` (None: no ``[run]``) with the times and
+    exit status when `git model run` measured them."""
+
+    environment: str = ""
+    command: tuple[str, ...] | None = None
+    started: float | None = None
+    ended: float | None = None
+    exit_status: int | None = None
 
 
 def _repo_relative(ws: Workspace, path: Path | str) -> str:
@@ -228,6 +251,7 @@ def add(
     progress: Progress | None = None,
     plan: Callable[[int, int], None] | None = None,
     cwd: Path | str | None = None,
+    recording: Recording | None = None,
 ) -> list[AddResult]:
     """Cache the artifacts at ``paths``, write their model files, and stage them.
 
@@ -235,6 +259,9 @@ def add(
     staging fails every file is put back as it was. ``plan(files, nbytes)`` is told, before any
     hashing, how many files and bytes the stat cache does not know (what ``progress`` will count),
     so a progress bar can show a total, as push and pull do.
+
+    Lock files at the code commit are recorded for every model whose bytes are new; the
+    environment and the command as ``recording`` asks (none by default).
     """
     ws = open_workspace(cwd)
     if name is not None and len(paths) != 1:
@@ -244,7 +271,7 @@ def add(
     models = load_models(ws.root, conflicts=False).models
     if plan is not None:
         plan(*_to_hash(ws, paths, data))
-    provenance = _Provenance(ws)
+    provenance = _Provenance(ws, recording or Recording())
     plans = []
     for path in paths:
         step = _plan_add(ws, models, path, name, params, metrics, data, description, progress,
@@ -304,9 +331,11 @@ class _Provenance:
     """Who made a model, from which commit, and whether the tree was dirty: asked of git once
     per `add`, however many models it adds."""
 
-    def __init__(self, ws: Workspace) -> None:
+    def __init__(self, ws: Workspace, recording: Recording) -> None:
         self.ws = ws
+        self.recording = recording
         self._values: tuple[str, str, str, bool] | None = None
+        self._lineage: _Lineage | None = None
 
     def get(self) -> tuple[str, str, str, bool]:
         if self._values is None:
@@ -318,6 +347,46 @@ class _Provenance:
             self._values = (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                             git.identity(root), commit, dirty)
         return self._values
+
+    def lineage(self) -> _Lineage:
+        """Lock files, environment and run: read once per `add`, for the models whose bytes are
+        new (lineage describes how the bytes were made)."""
+        if self._lineage is None:
+            from gitmodel import lineage
+            from gitmodel.lineage import locks, run
+
+            recording = self.recording
+            notes: list[str] = []
+            commit = self.get()[2]
+            environment = None
+            if recording.environment:
+                target = (lineage.process_target() if recording.environment == "process"
+                          else lineage.cli_target())
+                captured = lineage.capture(target)
+                lineage.save_listing(self.ws.repo.model_dir, captured)
+                environment = captured.environment
+                if environment.skipped:
+                    notes.append(f"environment: skipped {len(environment.skipped)} item(s) it "
+                                 "could not read (`git model show NAME --env` lists them)")
+            made = None
+            if recording.command is not None:
+                record_host = self.ws.config.raw.get("lineage", {}).get("record-host") is not False
+                made, note = run.make_run(recording.command, record_host=record_host,
+                                          started=recording.started, ended=recording.ended,
+                                          exit_status=recording.exit_status)
+                if note:
+                    notes.append(note)
+            self._lineage = _Lineage(locks.lock_files(self.ws.root, commit), environment, made,
+                                     notes)
+        return self._lineage
+
+
+@dataclass(frozen=True)
+class _Lineage:
+    locks: tuple[modelfile.LockFile, ...]
+    environment: modelfile.Environment | None
+    run: modelfile.Run | None
+    notes: list[str]
 
 
 @dataclass
@@ -392,6 +461,8 @@ def _plan_add(ws: Workspace, models: list[Model], path: Path | str, name: str | 
         new_description = existing.description if description is None else description
         created, author = existing.created, existing.author
         commit, dirty = existing.code_commit, existing.code_dirty
+        locks, environment, made, notes = (existing.locks, existing.environment, existing.run,
+                                           [])
     else:
         new_params, new_metrics, new_data = dict(params or {}), dict(metrics or {}), {}
         new_description = description if description is not None else (
@@ -402,21 +473,26 @@ def _plan_add(ws: Workspace, models: list[Model], path: Path | str, name: str | 
             dropped += [f"metric {k}" for k in existing.metrics if k not in new_metrics]
             dropped += [f"data {d.path}" for d in existing.data]
         created, author, commit, dirty = provenance.get()
+        recorded = provenance.lineage()
+        locks, environment, made = recorded.locks, recorded.environment, recorded.run
+        notes = list(recorded.notes)
     for data_path in data:
-        entry = _data_input(ws, data_path, progress)
+        entry = _data_input(ws, data_path, commit, progress)
         new_data[entry.path] = entry
         dropped = [d for d in dropped if d != f"data {entry.path}"]
     spec = ModelFile(
         name=model_name, artifact=artifact, files=tuple(entries), description=new_description,
         created=created, author=author, code_commit=commit, code_dirty=dirty,
         params=new_params, metrics=new_metrics, data=tuple(new_data.values()),
+        locks=locks, environment=environment, run=made,
     )
     text = modelfile.dumps(spec)
     modelfile.loads(text.encode(), model_file_rel)  # never write what we could not read back
     tracked: list[str] = []  # filled by add() from one look at the index for every plan
     result = AddResult(name=model_name, model_file=model_file_rel, artifact=rel,
                        files=len(entries), size=spec.size, changed=changed, hashed=hashed,
-                       dropped=dropped, kept_description=kept_description, untracked=tracked)
+                       dropped=dropped, kept_description=kept_description, untracked=tracked,
+                       notes=notes, environment=environment)
     return _AddPlan(Model(model_file_rel, spec), text, rel, is_dir, tracked, result)
 
 
@@ -485,24 +561,98 @@ def _read_model(ws: Workspace, model_file_rel: str) -> ModelFile:
     return load_model(ws.root, model_file_rel).spec
 
 
-def _data_input(ws: Workspace, path: Path | str, progress: Progress | None) -> DataInput:
-    """A --data input: a file's oid, or for a folder the oid of its sorted file listing."""
-    rel = _repo_relative(ws, path)
-    target = ws.root / rel
-    if target.is_file():
-        oid, size = ws.stat_cache.oid_of(target, progress)
-        return DataInput(rel, oid, size)
-    if target.is_dir():
-        import hashlib
+def _data_input(ws: Workspace, path: Path | str, commit: str,
+                progress: Progress | None) -> DataInput:
+    """A --data input: a DVC or Git LFS pointer's hash (read without the data), else a file's
+    oid, or for a folder the oid of its sorted file listing (docs/model-file.md)."""
+    from gitmodel.lineage import data as data_mod
 
-        listing = hashlib.sha256()
-        total = 0
-        for file_rel in _artifact_files(ws, rel):
-            oid, size = ws.stat_cache.oid_of(ws.root / file_rel, progress)
-            listing.update(f"{oid} {size} {file_rel[len(rel) + 1:]}\n".encode())
-            total += size
-        return DataInput(rel, "sha256:" + listing.hexdigest(), total)
-    raise GitmodelError(f"--data {path}: no such file or folder")
+    rel = _repo_relative(ws, path)
+    return data_mod.data_input(ws.root, rel, commit, ws.stat_cache,
+                               lambda folder: _artifact_files(ws, folder), progress)
+
+
+# -- tracking from training code ------------------------------------------------------------------
+
+def track(path: Path | str, *, name: str | None = None, params: dict[str, Any] | None = None,
+          metrics: dict[str, Any] | None = None, data: Sequence[Path | str] = (),
+          description: str | None = None, cwd: Path | str | None = None) -> AddResult:
+    """``gitmodel.add``: what `git model add` does, called from a training script, which also
+    records the script's environment (this interpreter's installed packages) and its command
+    line. The command is ``sys.orig_argv``, the interpreter and its options included
+    (``python -m pkg.train --lr 3e-4``), which ``sys.argv`` loses: re-running it needs them."""
+    import sys
+
+    argv = tuple(getattr(sys, "orig_argv", None) or [sys.executable, *sys.argv])
+    return add([path], name=name, params=_from_code(params, "params") if params else None,
+               metrics=_from_code(metrics, "metrics") if metrics else None, data=data,
+               description=description, cwd=cwd,
+               recording=Recording(environment="process", command=argv))[0]
+
+
+def _from_code(value: Any, where: str) -> Any:
+    """Params or metrics a training script passed, as TOML can hold them: numpy scalars (what
+    ``loss.item()`` was not called on) become Python numbers, tuples arrays."""
+    if isinstance(value, dict):
+        return {str(k): _from_code(v, where) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_from_code(v, where) for v in value]
+    if value is None:
+        raise GitmodelError(f"{where}: None cannot be stored in a model file (TOML has no null)")
+    if isinstance(value, str | int | float | bool):
+        return value
+    item = getattr(value, "item", None)  # numpy and torch scalars
+    if callable(item):
+        plain = item()
+        if isinstance(plain, str | int | float | bool):
+            return plain
+    raise GitmodelError(f"{where}: a {type(value).__name__} cannot be stored in a model file; "
+                        "pass numbers, strings, booleans, lists or dicts")
+
+
+def tag(name: str, version: str | None = None, *, bump: str | None = None,
+        message: str | None = None, cwd: Path | str | None = None) -> TagResult:
+    """``gitmodel.tag``: register a version of ``name`` on HEAD (``version`` such as
+    ``v1.2.0``, or ``bump`` = major/minor/patch after the greatest), as `git model tag`."""
+    from gitmodel import tagging
+
+    return tagging.tag_version(name, version, bump=bump, message=message, cwd=cwd)
+
+
+def assign(name: str, version: str, stage: str, *, message: str | None = None,
+           cwd: Path | str | None = None) -> TagResult:
+    """``gitmodel.assign``: put ``stage`` (prod, staging…) on a version, as `git model assign`."""
+    from gitmodel import tagging
+
+    return tagging.assign(name, version, stage, message=message, cwd=cwd)
+
+
+# -- lineage ------------------------------------------------------------------------------------
+
+@dataclass
+class EnvironmentReport:
+    """The environment a version was made in: what its model file records, and the full package
+    list from the cache (None when this clone's cache does not hold it: it was recorded on
+    another machine, or before lineage was recorded)."""
+
+    name: str
+    version: str | None  # None: the work tree's model file
+    model_file: str
+    environment: modelfile.Environment | None
+    packages: list[tuple[str, str]] | None
+
+
+def environment_of(spec: str, *, cwd: Path | str | None = None) -> EnvironmentReport:
+    """``git model show --env``: the recorded environment of ``spec`` (``NAME``, ``NAME@v1.2.0``,
+    ``NAME#prod``) with its full package list when the cache has it."""
+    from gitmodel import catalog, lineage
+
+    mv = catalog.show(spec, cwd)
+    env = mv.spec.environment
+    packages = None
+    if env is not None and env.listing:
+        packages = lineage.load_listing(git.find_repo(cwd).model_dir, env.listing)
+    return EnvironmentReport(mv.name, mv.version, mv.model_file, env, packages)
 
 
 # -- status / checkout --------------------------------------------------------------------------
@@ -568,6 +718,6 @@ def checkout(names: Sequence[str] = (), *, force: bool = False, cwd: Path | str 
 
 
 __all__ = [
-    "AddResult", "ConfigError", "GitmodelError", "InvalidModelFileError", "State", "add",
-    "checkout", "status",
+    "AddResult", "ConfigError", "EnvironmentReport", "GitmodelError", "InvalidModelFileError",
+    "Recording", "State", "add", "assign", "checkout", "environment_of", "status", "tag", "track",
 ]

@@ -33,7 +33,7 @@ _DEEP_KEY = re.compile(
     rf"^[ \t]*\[{{0,2}}[ \t]*(?:{_KEY_PART}[ \t]*\.[ \t]*){{{MAX_KEY_PARTS - 1}}}", re.MULTILINE
 )
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9\-/_]*[a-z0-9])?$")
-_OID_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+_OID_RE = OID_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 _COMMIT_RE = re.compile(r"^([0-9a-f]{40}|[0-9a-f]{64})?$")
 _UNSAFE_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")
 
@@ -51,11 +51,53 @@ class FileEntry:
 
 @dataclass(frozen=True)
 class DataInput:
-    """A training-data input: a path relative to the repo root and the hash of its content."""
+    """A training-data input: a path relative to the repo root and the hash of its content.
+
+    ``source`` is "" (hashed by gitmodel), "lfs" (oid and size from its Git LFS pointer) or
+    "dvc" (``pointer`` is the .dvc file, ``md5`` its hash, ``oid`` the .dvc file's sha256)."""
 
     path: str
     oid: str
     size: int
+    source: str = ""
+    pointer: str = ""
+    md5: str = ""
+
+
+@dataclass(frozen=True)
+class LockFile:
+    """A lock or requirements file git tracks at the code commit: its path and blob id."""
+
+    path: str
+    blob: str
+
+
+@dataclass(frozen=True)
+class Environment:
+    """The Python environment a model was made in (docs/model-file.md, "Environment")."""
+
+    python: str = ""
+    implementation: str = ""
+    os: str = ""
+    machine: str = ""
+    kind: str = ""  # "process", "venv", "conda", "path" or ""
+    distributions: int = 0
+    listing: str = ""  # oid of the full package list, kept in the cache
+    skipped: tuple[str, ...] = ()
+    accelerator: dict[str, str] = field(default_factory=dict)
+    packages: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Run:
+    """The command that made a model (docs/model-file.md, "Run")."""
+
+    command: tuple[str, ...] = ()
+    started: str = ""
+    ended: str = ""
+    duration: float | None = None
+    exit: int | None = None
+    host: str = ""
 
 
 @dataclass(frozen=True)
@@ -71,6 +113,9 @@ class ModelFile:
     params: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     data: tuple[DataInput, ...] = ()
+    locks: tuple[LockFile, ...] = ()
+    environment: Environment | None = None
+    run: Run | None = None
 
     @property
     def is_directory(self) -> bool:
@@ -164,15 +209,53 @@ def dumps(model: ModelFile) -> str:
                   for f in sorted(model.files, key=lambda f: f.path)],
         "params": _sort_tables(model.params),
         "metrics": _sort_tables(model.metrics),
-        "data": [{"path": d.path, "oid": d.oid, "size": d.size}
-                 for d in sorted(model.data, key=lambda d: d.path)],
+        "data": [_data_table(d) for d in sorted(model.data, key=lambda d: d.path)],
+        "lock": [{"path": lock.path, "blob": lock.blob}
+                 for lock in sorted(model.locks, key=lambda lock: lock.path)],
     }
-    if not doc["data"]:
-        del doc["data"]
+    for key in ("data", "lock"):
+        if not doc[key]:
+            del doc[key]
+    if model.environment is not None:
+        doc["environment"] = _environment_table(model.environment)
+    if model.run is not None:
+        doc["run"] = _run_table(model.run)
     import tomli_w  # only `add` writes model files; every hook and filter run reads them
 
     header = "# gitmodel model file, format 1 (docs/model-file.md). Written by `git model add`.\n"
     return header + tomli_w.dumps(doc)
+
+
+def _data_table(entry: DataInput) -> dict[str, Any]:
+    table: dict[str, Any] = {"path": entry.path, "oid": entry.oid, "size": entry.size}
+    for key in ("source", "pointer", "md5"):
+        if getattr(entry, key):
+            table[key] = getattr(entry, key)
+    return table
+
+
+def _environment_table(env: Environment) -> dict[str, Any]:
+    table: dict[str, Any] = {"python": env.python, "implementation": env.implementation,
+                             "os": env.os, "machine": env.machine, "kind": env.kind,
+                             "distributions": env.distributions, "listing": env.listing}
+    if env.skipped:
+        table["skipped"] = list(env.skipped)
+    if env.accelerator:
+        table["accelerator"] = dict(sorted(env.accelerator.items()))
+    if env.packages:
+        table["packages"] = dict(sorted(env.packages.items()))
+    return table
+
+
+def _run_table(run: Run) -> dict[str, Any]:
+    table: dict[str, Any] = {"command": list(run.command), "started": run.started,
+                             "ended": run.ended}
+    if run.duration is not None:
+        table["duration"] = float(run.duration)
+    if run.exit is not None:
+        table["exit"] = run.exit
+    table["host"] = run.host
+    return table
 
 
 def read_bytes(path: Path) -> bytes:
@@ -223,17 +306,26 @@ def _record(model: ModelFile) -> tuple[Any, ...]:
     return (model.name, model.artifact, tuple((f.path, f.oid, f.size) for f in model.files),
             model.description, model.created, model.author, model.code_commit,
             model.code_dirty, model.params, model.metrics,
-            tuple((d.path, d.oid, d.size) for d in model.data))
+            tuple((d.path, d.oid, d.size, d.source, d.pointer, d.md5) for d in model.data),
+            tuple((lock.path, lock.blob) for lock in model.locks),
+            None if (env := model.environment) is None else (
+                env.python, env.implementation, env.os, env.machine, env.kind,
+                env.distributions, env.listing, env.skipped, env.accelerator, env.packages),
+            None if (run := model.run) is None else (
+                run.command, run.started, run.ended, run.duration, run.exit, run.host))
 
 
 def _from_record(rec: tuple[Any, ...]) -> ModelFile:
     (name, artifact, files, description, created, author, commit, dirty, params, metrics,
-     data) = rec
+     data, locks, env, run) = rec
     return ModelFile(name=name, artifact=artifact,
                      files=tuple(FileEntry(p, o, s) for p, o, s in files),
                      description=description, created=created, author=author,
                      code_commit=commit, code_dirty=dirty, params=params, metrics=metrics,
-                     data=tuple(DataInput(p, o, s) for p, o, s in data))
+                     data=tuple(DataInput(*d) for d in data),
+                     locks=tuple(LockFile(p, b) for p, b in locks),
+                     environment=None if env is None else Environment(*env),
+                     run=None if run is None else Run(*run))
 
 
 def _parser_fingerprint() -> tuple[Any, ...]:
@@ -411,11 +503,7 @@ def _from_document(doc: dict[str, Any]) -> ModelFile:
         where = f"data[{i}]."
         if not isinstance(entry, dict):
             raise ValueError(f"field 'data[{i}]' must be a table")
-        data.append(DataInput(
-            check_relative_path(_require(entry, "path", str, where), f"field '{where}path'"),
-            _check_oid(entry.get("oid"), f"{where}oid"),
-            _check_size(entry.get("size"), f"{where}size"),
-        ))
+        data.append(_data_input(entry, where))
     strings = {}
     for key in ("description", "created", "author"):
         value = doc.get(key, "")
@@ -434,7 +522,202 @@ def _from_document(doc: dict[str, Any]) -> ModelFile:
         author=strings["author"], code_commit=commit, code_dirty=dirty,
         params=tables["params"], metrics=tables["metrics"],
         data=tuple(sorted(data, key=lambda d: d.path)),
+        locks=_locks(doc.get("lock", [])),
+        environment=None if "environment" not in doc else _environment(doc["environment"]),
+        run=None if "run" not in doc else _run(doc["run"]),
     )
+
+
+# -- lineage fields (docs/model-file.md, "Lineage") ---------------------------------------------
+# A model file from a clone is untrusted, and these are the fields a command prints: each has a
+# character rule and a bound, and the error names the field but never echoes the value.
+
+TOKEN_RE = re.compile(r"^[A-Za-z0-9._+!~-]{1,64}$")
+PACKAGE_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,98}[a-z0-9])?$")
+_HOST_RE = re.compile(r"^[A-Za-z0-9._-]{1,253}$")
+_TIME_RE = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z)?$")
+_MD5_RE = re.compile(r"^[0-9a-f]{32}(\.dir)?$")
+_BLOB_RE = re.compile(r"^([0-9a-f]{40}|[0-9a-f]{64})$")
+# control characters (Cc) and the bidirectional formatting characters a terminal obeys
+_NOT_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+DATA_SOURCES = ("", "lfs", "dvc")
+ENVIRONMENT_KINDS = ("", "process", "venv", "conda", "path")
+ACCELERATOR_KEYS = ("cuda", "cudnn", "nccl", "nvidia-driver", "rocm")
+MAX_LOCKS = 256
+MAX_PACKAGES = 256
+MAX_DISTRIBUTIONS = 100_000
+MAX_SKIPPED = 32
+MAX_SKIPPED_CHARS = 200
+MAX_COMMAND_ITEMS = 256
+MAX_ARGUMENT_CHARS = 4096
+MAX_COMMAND_CHARS = 65536
+MAX_DURATION = 1e9
+MAX_EXIT = 255
+
+
+def is_text(value: str) -> bool:
+    """Whether ``value`` is "text" in the spec's sense: printable without a terminal obeying it."""
+    return _NOT_TEXT.search(value) is None
+
+
+def check_token(value: object, label: str, *, empty: bool = True) -> str:
+    if not isinstance(value, str) or not ((empty and value == "") or TOKEN_RE.fullmatch(value)):
+        raise ValueError(f"field '{label}' must be 1 to 64 characters from A-Z a-z 0-9 . _ + ! ~ -"
+                         + (" (or empty)" if empty else ""))
+    return value
+
+
+def _check_text(value: object, label: str, limit: int) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"field '{label}' must be a string")
+    if len(value) > limit:
+        raise ValueError(f"field '{label}' is over {limit} characters")
+    if not is_text(value):
+        raise ValueError(f"field '{label}' holds a control or bidirectional formatting character")
+    return value
+
+
+def _table(value: object, label: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"field '{label}' must be a table")
+    return value
+
+
+def _string(table: dict[str, Any], key: str, label: str) -> str:
+    value = table.get(key, "")
+    if not isinstance(value, str):
+        raise ValueError(f"field '{label}' must be a string")
+    return value
+
+
+def _data_input(entry: dict[str, Any], where: str) -> DataInput:
+    path = check_relative_path(_require(entry, "path", str, where), f"field '{where}path'")
+    oid = _check_oid(entry.get("oid"), f"{where}oid")
+    size = _check_size(entry.get("size"), f"{where}size")
+    source = _string(entry, "source", f"{where}source")
+    pointer = _string(entry, "pointer", f"{where}pointer")
+    md5 = _string(entry, "md5", f"{where}md5")
+    if source not in DATA_SOURCES:
+        raise ValueError(f"field '{where}source' must be \"\", \"lfs\" or \"dvc\"")
+    if source == "dvc":
+        check_relative_path(pointer, f"field '{where}pointer'")
+        if not pointer.endswith(".dvc"):
+            raise ValueError(f"field '{where}pointer' must name a .dvc file")
+        if not _MD5_RE.fullmatch(md5):
+            raise ValueError(f"field '{where}md5' must be 32 lowercase hex digits, "
+                             "optionally followed by '.dir'")
+    elif pointer or md5:
+        raise ValueError(f"fields '{where}pointer' and '{where}md5' are only for "
+                         "source = \"dvc\"")
+    return DataInput(path, oid, size, source, pointer, md5)
+
+
+def _locks(raw: object) -> tuple[LockFile, ...]:
+    if not isinstance(raw, list):
+        raise ValueError("field 'lock' must be an array of tables")
+    if len(raw) > MAX_LOCKS:
+        raise ValueError(f"field 'lock' lists more than {MAX_LOCKS} files")
+    locks: dict[str, LockFile] = {}
+    for i, entry in enumerate(raw):
+        where = f"lock[{i}]."
+        if not isinstance(entry, dict):
+            raise ValueError(f"field 'lock[{i}]' must be a table")
+        path = check_relative_path(_require(entry, "path", str, where), f"field '{where}path'")
+        blob = entry.get("blob")
+        if not isinstance(blob, str) or not _BLOB_RE.fullmatch(blob):
+            raise ValueError(f"field '{where}blob' must be a git blob id (40 or 64 lowercase "
+                             "hex digits)")
+        if path in locks:
+            raise ValueError(f"field '{where}path' is listed twice")
+        locks[path] = LockFile(path, blob)
+    return tuple(locks[p] for p in sorted(locks))
+
+
+def _environment(raw: object) -> Environment:
+    table = _table(raw, "environment")
+    tokens = {key: check_token(table.get(key, ""), f"environment.{key}")
+              for key in ("python", "implementation", "os", "machine")}
+    kind = _string(table, "kind", "environment.kind")
+    if kind not in ENVIRONMENT_KINDS:
+        raise ValueError("field 'environment.kind' must be one of "
+                         + ", ".join(f'"{k}"' for k in ENVIRONMENT_KINDS))
+    count = table.get("distributions", 0)
+    if isinstance(count, bool) or not isinstance(count, int) or not (
+            0 <= count <= MAX_DISTRIBUTIONS):
+        raise ValueError(f"field 'environment.distributions' must be an integer from 0 to "
+                         f"{MAX_DISTRIBUTIONS}")
+    listing = table.get("listing", "")
+    if listing != "":
+        _check_oid(listing, "environment.listing")
+    skipped = table.get("skipped", [])
+    if not isinstance(skipped, list):
+        raise ValueError("field 'environment.skipped' must be an array of strings")
+    if len(skipped) > MAX_SKIPPED:
+        raise ValueError(f"field 'environment.skipped' has more than {MAX_SKIPPED} entries")
+    for i, item in enumerate(skipped):
+        _check_text(item, f"environment.skipped[{i}]", MAX_SKIPPED_CHARS)
+    accelerator = _table(table.get("accelerator", {}), "environment.accelerator")
+    for key, value in accelerator.items():
+        if key in ACCELERATOR_KEYS:
+            check_token(value, f"environment.accelerator.{key}", empty=False)
+    packages = _table(table.get("packages", {}), "environment.packages")
+    if len(packages) > MAX_PACKAGES:
+        raise ValueError(f"field 'environment.packages' has more than {MAX_PACKAGES} entries")
+    for key, value in packages.items():
+        if not PACKAGE_NAME_RE.fullmatch(key):
+            raise ValueError("field 'environment.packages' has a key that is not a normalized "
+                             "package name (lowercase letters, digits and '-', at most 100)")
+        check_token(value, f"environment.packages.{key}", empty=False)
+    return Environment(
+        python=tokens["python"], implementation=tokens["implementation"], os=tokens["os"],
+        machine=tokens["machine"], kind=kind, distributions=count, listing=listing,
+        skipped=tuple(skipped),
+        # unknown accelerator keys are ignored, never kept: nothing checked them
+        accelerator={k: accelerator[k] for k in sorted(accelerator) if k in ACCELERATOR_KEYS},
+        packages=dict(sorted(packages.items())),
+    )
+
+
+def check_command(command: object, label: str = "run.command") -> tuple[str, ...]:
+    """``command`` as the spec's ``run.command``, else ValueError naming what breaks the rule."""
+    if not isinstance(command, list | tuple):
+        raise ValueError(f"field '{label}' must be an array of strings")
+    if len(command) > MAX_COMMAND_ITEMS:
+        raise ValueError(f"field '{label}' has more than {MAX_COMMAND_ITEMS} items")
+    total = 0
+    for i, item in enumerate(command):
+        _check_text(item, f"{label}[{i}]", MAX_ARGUMENT_CHARS)
+        total += len(item)
+    if total > MAX_COMMAND_CHARS:
+        raise ValueError(f"field '{label}' is over {MAX_COMMAND_CHARS} characters in all")
+    return tuple(command)
+
+
+def _run(raw: object) -> Run:
+    table = _table(raw, "run")
+    command = check_command(table.get("command", []))
+    times = {}
+    for key in ("started", "ended"):
+        value = table.get(key, "")
+        if not isinstance(value, str) or not _TIME_RE.fullmatch(value):
+            raise ValueError(f"field 'run.{key}' must be UTC YYYY-MM-DDTHH:MM:SSZ or empty")
+        times[key] = value
+    duration = table.get("duration")
+    if duration is not None:
+        if isinstance(duration, bool) or not isinstance(duration, int | float) or not (
+                0 <= duration <= MAX_DURATION):  # NaN fails both comparisons
+            raise ValueError("field 'run.duration' must be a number of seconds from 0 to 1e9")
+        duration = float(duration)
+    status = table.get("exit")
+    if status is not None and (isinstance(status, bool) or not isinstance(status, int)
+                               or not -MAX_EXIT <= status <= MAX_EXIT):
+        raise ValueError("field 'run.exit' must be an integer from -255 to 255")
+    host = table.get("host", "")
+    if not isinstance(host, str) or not (host == "" or _HOST_RE.fullmatch(host)):
+        raise ValueError("field 'run.host' must be a host name (A-Z a-z 0-9 . _ -, at most 253) "
+                         "or empty")
+    return Run(command=command, started=times["started"], ended=times["ended"],
+               duration=duration, exit=status, host=host)
 
 
 def normalize_name(stem: str) -> str:

@@ -155,13 +155,16 @@ def spec_examples() -> list[str]:
     return [b for b in blocks if b.startswith(HEADER)]
 
 
-def test_spec_has_a_single_file_and_a_folder_example() -> None:
+def test_spec_has_a_single_file_a_folder_and_a_lineage_example() -> None:
     models = [loads(b.encode(), "docs/model-file.md") for b in spec_examples()]
-    assert [m.is_directory for m in models] == [False, True]
+    assert [m.is_directory for m in models] == [False, True, False]
     assert any(m.data for m in models)
+    lineage = models[2]
+    assert lineage.environment is not None and lineage.run is not None and lineage.locks
+    assert {d.source for d in lineage.data} == {"", "lfs", "dvc"}
 
 
-@pytest.mark.parametrize("index", [0, 1])
+@pytest.mark.parametrize("index", [0, 1, 2])
 def test_spec_examples_parse_and_redump_byte_identically(index: int) -> None:
     example = spec_examples()[index]
     assert dumps(loads(example.encode(), "docs/model-file.md")) == example

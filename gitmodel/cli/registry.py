@@ -123,9 +123,14 @@ def _version_json(mv: catalog.ModelVersion) -> dict[str, Any]:
 def show(
     spec: Annotated[str, typer.Argument(help="NAME, NAME@v1.2.3, NAME@^1, NAME@latest or "
                                              "NAME#prod.", show_default=False)],
+    env: Annotated[bool, typer.Option("--env", help="Show the Python environment it was made "
+                                                    "in, with every installed package.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Show one version: commit, files, params, metrics, tagger, date."""
+    if env:
+        _show_environment(spec, as_json)
+        return
     mv = catalog.show(spec)
     if as_json:
         dump_json(_version_json(mv))
@@ -152,6 +157,50 @@ def show(
     typer.echo("  files:")
     for f in mv.files:
         typer.echo(f"    {f.oid}  {human_size(f.size):>10}  {f.path}")
+
+
+def _show_environment(spec: str, as_json: bool) -> None:
+    from gitmodel import api
+
+    report = api.environment_of(spec)
+    environment = report.environment
+    if as_json:
+        dump_json({"name": report.name, "version": report.version,
+                   "model_file": report.model_file,
+                   "environment": None if environment is None else asdict(environment),
+                   "packages": None if report.packages is None else
+                   [{"name": n, "version": v} for n, v in report.packages]})
+        return
+    title = f"{report.name} {report.version}" if report.version else f"{report.name} (work tree)"
+    if environment is None:
+        typer.echo(f"{title} records no environment: it was added before gitmodel recorded one, "
+                   "or its model file was written by hand")
+        return
+    # every value printed here passed the model-file rules (tokens, text): nothing a terminal obeys
+    env = environment
+    typer.echo(f"{title} environment")
+    python = " ".join(x for x in (env.python, f"({env.implementation})" if env.implementation
+                                  else "") if x)
+    typer.echo(f"  python:   {python or 'unknown'}" + (f", {env.kind}" if env.kind else ""))
+    typer.echo(f"  system:   {env.os or 'unknown'} {env.machine}".rstrip())
+    if env.accelerator:
+        typer.echo("  accelerator: " + ", ".join(f"{k} {v}" for k, v in env.accelerator.items()))
+    if env.listing:
+        typer.echo(f"  distributions: {env.distributions} ({env.listing})")
+    for note in env.skipped:
+        typer.echo(f"  skipped:  {note}")
+    if report.packages is not None:
+        typer.echo("  packages:")
+        for name, version in report.packages:
+            typer.echo(f"    {name}=={version}")
+        return
+    if env.listing:
+        typer.echo("  the full package list is not in this clone's cache (it was recorded on "
+                   "another machine); the packages that matter for ML:")
+    elif env.packages:
+        typer.echo("  packages that matter for ML:")
+    for name, version in env.packages.items():
+        typer.echo(f"    {name}=={version}")
 
 
 @app.command()

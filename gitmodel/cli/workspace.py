@@ -95,7 +95,8 @@ def add(
     bar = ProgressBar("hashing")
     try:
         results = api.add(paths, name=name, params=params or None, metrics=metrics or None,
-                          data=data or [], description=message, progress=bar, plan=bar.plan)
+                          data=data or [], description=message, progress=bar, plan=bar.plan,
+                          recording=api.Recording(environment="cli"))
     finally:
         bar.close()
     for r in results:
@@ -111,6 +112,8 @@ def add(
             notes.append("kept the description (-m TEXT replaces it)")
         if notes:
             typer.echo(f"  the bytes changed: {'; '.join(notes)}")
+        for note in r.notes:
+            typer.echo(f"  {note}")
 
 
 def _warn_hardlink() -> None:
