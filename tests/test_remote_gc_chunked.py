@@ -269,6 +269,25 @@ def test_the_command_reports_pack_numbers(tmp_path: Path) -> None:
     assert doc["freed"] >= SIZE and doc["packs"]["freed"] >= SIZE
 
 
+def test_a_second_plan_reads_no_recipe_or_index_again(tmp_path: Path) -> None:
+    """Recipes and indexes never change under one upload: the clone's caches answer the next
+    plan, which makes only its listings (a constant number, whatever the number of objects)."""
+    store = tmp_path / "store"
+    store.mkdir()
+    repo, _origin = team_repo(tmp_path, str(store))
+    for n in range(3):
+        add_version(repo, data_of(60 + n, 1 << 20), f"v1.{n}.0")
+    ws, remote = open_of(repo)
+    shutil.rmtree(ws.store.root / rpacks.REMOTE_INDEX_DIR)
+    plan_remote_gc(ws, remote, rules=Retention(keep_versions=1))
+    assert remote.calls["get"] == 3 + 3  # each recipe and each index, once
+    lists = remote.calls["list"]
+    plan = plan_remote_gc(ws, remote, rules=Retention(keep_versions=1))
+    assert remote.calls["get"] == 6  # nothing read again
+    assert remote.calls["list"] - lists == 2  # recipes/ and packs/
+    assert len(plan.remove) == 2
+
+
 # -- refused input -----------------------------------------------------------------------------
 
 def test_a_tampered_remote_index_is_refused_and_its_pack_left_alone(tmp_path: Path) -> None:

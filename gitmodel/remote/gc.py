@@ -249,15 +249,23 @@ def _unread_repositories(root: Path, records: Sequence[ledger.RepositoryRecord],
     tips = sorted({sha for r in records if r.id != own for sha in r.tips.values()})
     if not tips:
         return []
+    # a pushed tag's tip is its tag object: peeled to the commit it names (one call, answers in
+    # input order)
     check = git.run(["cat-file", "--batch-check=%(objectname) %(objecttype)"], root,
-                    input="".join(f"{t}\n" for t in tips).encode())
-    present = {line.split()[0] for line in check.splitlines() if line.endswith(" commit")}
+                    input="".join(f"{t}^{{commit}}\n" for t in tips).encode())
+    peeled: dict[str, str] = {}
+    for tip, line in zip(tips, check.splitlines(), strict=False):
+        if line.endswith(" commit"):
+            peeled[tip] = line.split()[0]
+    present = set(peeled)
     unreachable: set[str] = set()
     if present:
         # a tip is reachable from a ref exactly when rev-list does not list it
+        commits = sorted(set(peeled.values()))
         out = git.run(["rev-list", "--stdin", "--not", "--branches", "--tags", "--remotes"],
-                      root, input="".join(f"{t}\n" for t in sorted(present)).encode())
-        unreachable = set(out.split()) & present
+                      root, input="".join(f"{c}\n" for c in commits).encode())
+        listed = set(out.split())
+        unreachable = {tip for tip, commit in peeled.items() if commit in listed}
     bad = []
     for record in records:
         if record.id == own:
