@@ -73,6 +73,14 @@ def test_show_env_without_the_listing_in_the_cache_shows_the_ml_packages(
 def test_show_env_of_a_model_without_an_environment_says_so(repo: Repo) -> None:
     repo.write("models/churn.pt", b"weights")
     repo.model("add", "models/churn.pt")
+    # as a file from an older gitmodel or another tool: no [environment] (the add above records
+    # the python3 on PATH's when there is one)
+    import tomllib
+
+    path = repo.root / "models/churn.pt.model.toml"
+    doc = tomllib.loads(path.read_text())
+    doc.pop("environment", None)
+    path.write_text(tomli_w.dumps(doc))
     out = repo.model("show", "churn", "--env").stdout
     assert "churn (work tree) records no environment" in out
 

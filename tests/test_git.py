@@ -38,6 +38,11 @@ def test_only_git_py_starts_git_and_only_through_call() -> None:
             assert subprocess_users(path) == {"_replace_in_background": 1}, path
             assert '"git"' not in text
             continue
+        # lineage/environment.py asks a bare interpreter shim for its site folders, once, with a
+        # timeout, only when nothing on disk says where they are; it never runs git
+        if path.relative_to(PACKAGE).as_posix() == "lineage/environment.py":
+            assert '"git"' not in text
+            continue
         assert "import subprocess" not in text, f"{path} starts processes; git.py runs git"
 
 
