@@ -20,7 +20,7 @@ from pathlib import Path
 from gitmodel.errors import StoreFormatError
 from gitmodel.store.packs import (
     CHUNK_ID_BYTES,
-    INDEX_MAGIC,
+    INDEX_ENTRY_BYTES,
     MAX_CHUNK_BYTES,
     PACK_MAGIC,
     blake3_digest,
@@ -35,9 +35,6 @@ _FANOUT = struct.Struct(">256I")
 _ENTRY = struct.Struct(">32sQII")  # id, offset, length, pack number: 48 bytes
 ENTRY_BYTES = _ENTRY.size
 _CHECKSUM = 32
-_IDX_ENTRY = 44  # a pack index's entry: id, offset, length
-_IDX_HEAD = len(INDEX_MAGIC) + 4 + _FANOUT.size
-_IDX_TAIL = 8 + 32
 _SCAN = 64  # entries left to find() rather than halve
 MAX_PACKS = 1 << 24  # a reader refuses more (its table alone would be 640 MiB)
 
@@ -69,12 +66,12 @@ class MultiPackIndex:
             raise ValueError(f"more than {MAX_PACKS} packs")
         records: list[bytes] = []
         for number, (_name, _size, table) in enumerate(ordered):
-            if len(table) % _IDX_ENTRY:
+            if len(table) % INDEX_ENTRY_BYTES:
                 raise ValueError("an index's entry table is a whole number of 44-byte entries")
             tag = number.to_bytes(4, "big")
             raw = bytes(table)
-            records.extend([raw[at:at + _IDX_ENTRY] + tag
-                            for at in range(0, len(raw), _IDX_ENTRY)])
+            records.extend([raw[at:at + INDEX_ENTRY_BYTES] + tag
+                            for at in range(0, len(raw), INDEX_ENTRY_BYTES)])
         records.sort()
         unique: list[bytes] = []
         previous = b""
@@ -195,29 +192,3 @@ class MultiPackIndex:
         data, base = self._data, self._at
         return [bytes(data[base + n * ENTRY_BYTES:base + n * ENTRY_BYTES + CHUNK_ID_BYTES])
                 for n in range(self._count)]
-
-
-def index_table(data: bytes, *, source: str) -> tuple[memoryview, int]:
-    """The entry table and packsize of a pack index, checked as far as a multi-pack index
-    needs without a step per entry: magic, size, checksum, fanout. (The entries' order is
-    the multi-pack index's own, and their ranges are checked at lookup.)"""
-    minimum = _IDX_HEAD + _IDX_TAIL
-    if len(data) < minimum:
-        raise StoreFormatError(source, f"an index is at least {minimum} bytes, this one has "
-                                       f"{len(data)}")
-    if data[:len(INDEX_MAGIC)] != INDEX_MAGIC:
-        raise StoreFormatError(source, "not a pack index (wrong magic)")
-    (count,) = struct.unpack_from(">I", data, len(INDEX_MAGIC))
-    expected = _IDX_HEAD + _IDX_ENTRY * count + _IDX_TAIL
-    if len(data) != expected:
-        raise StoreFormatError(source, f"it says {count} entries, which take {expected} "
-                                       f"bytes, but it has {len(data)}")
-    view = memoryview(data)
-    if blake3_digest(view[:-_CHECKSUM]) != data[-_CHECKSUM:]:
-        raise StoreFormatError(source, "its checksum does not match its bytes")
-    fanout = _FANOUT.unpack_from(data, len(INDEX_MAGIC) + 4)
-    if any(fanout[i] > fanout[i + 1] for i in range(255)) or fanout[255] != count:
-        raise StoreFormatError(source, "its fanout table is not a running count of its "
-                                       "entries")
-    (packsize,) = struct.unpack_from(">Q", data, expected - _IDX_TAIL)
-    return view[_IDX_HEAD:expected - _IDX_TAIL], packsize

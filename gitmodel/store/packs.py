@@ -41,6 +41,7 @@ _INDEX_TAIL = 8 + 32  # packsize, checksum
 _RECIPE_HEAD = struct.Struct(">8sI32sQI")  # magic, version, oid, size, count: 56 bytes
 _RECIPE_CHUNK = struct.Struct(">32sI")  # id, length: 36 bytes
 _CHECKSUM_BYTES = 32
+INDEX_ENTRY_BYTES = _INDEX_ENTRY.size
 _OID_PREFIX = "sha256:"
 
 
@@ -167,33 +168,14 @@ class PackIndex:
     @classmethod
     def decode(cls, data: bytes, *, source: str) -> PackIndex:
         """Parse an index file, refusing every breach of the spec's MUST rules."""
-        minimum = _INDEX_HEAD + _INDEX_TAIL
-        if len(data) < minimum:
-            raise StoreFormatError(source, f"an index is at least {minimum} bytes, this one has "
-                                           f"{len(data)}")
-        if data[:len(INDEX_MAGIC)] != INDEX_MAGIC:
-            raise StoreFormatError(source, "not a pack index (wrong magic)")
-        (count,) = struct.unpack_from(">I", data, len(INDEX_MAGIC))
-        # the count is checked against the bytes present before anything is built from it
-        expected_len = _INDEX_HEAD + _INDEX_ENTRY.size * count + _INDEX_TAIL
-        if len(data) != expected_len:
-            raise StoreFormatError(source, f"it says {count} entries, which take {expected_len} "
-                                           f"bytes, but it has {len(data)}")
-        view = memoryview(data)
-        if blake3_digest(view[:-_CHECKSUM_BYTES]) != data[-_CHECKSUM_BYTES:]:
-            raise StoreFormatError(source, "its checksum does not match its bytes")
+        table, packsize = index_table(data, source=source)
         fanout = _FANOUT.unpack_from(data, len(INDEX_MAGIC) + 4)
-        if any(fanout[i] > fanout[i + 1] for i in range(255)) or fanout[255] != count:
-            raise StoreFormatError(source, "its fanout table is not a running count of its "
-                                           "entries")
-        (packsize,) = struct.unpack_from(">Q", data, expected_len - _INDEX_TAIL)
         ids: list[bytes] = []
         offsets: list[int] = []
         lengths: list[int] = []
         previous = b""
         first_bytes = [0] * 256
-        for chunk_id, offset, length in _INDEX_ENTRY.iter_unpack(
-                view[_INDEX_HEAD:expected_len - _INDEX_TAIL]):
+        for chunk_id, offset, length in _INDEX_ENTRY.iter_unpack(table):
             if chunk_id <= previous:
                 raise StoreFormatError(source, "its entries are not sorted by id, or repeat one")
             if not (len(PACK_MAGIC) <= offset and 1 <= length <= MAX_CHUNK_BYTES
@@ -554,7 +536,7 @@ class ChunkIndex:
     def _write_midx(self, names: set[str]) -> None:
         """Build the multi-pack index from every sound per-pack index, install it (temp +
         rename, best effort) and use it in place of the dict."""
-        from gitmodel.store.midx import MIDX_NAME, MultiPackIndex, index_table
+        from gitmodel.store.midx import MIDX_NAME, MultiPackIndex
 
         tables = []
         rejected = []
@@ -657,3 +639,30 @@ class ChunkIndex:
     def pack_paths(self) -> list[Path]:
         """Every pack whose index was read whole (damaged ones are in :attr:`damaged`)."""
         return sorted(self._indexes.values())
+
+
+def index_table(data: bytes, *, source: str) -> tuple[memoryview, int]:
+    """The entry table and packsize of a pack index, checked without a step per entry:
+    magic, size, checksum, fanout. ``PackIndex.decode`` checks the entries on top; a
+    multi-pack index checks their order itself and their ranges at lookup."""
+    minimum = _INDEX_HEAD + _INDEX_TAIL
+    if len(data) < minimum:
+        raise StoreFormatError(source, f"an index is at least {minimum} bytes, this one has "
+                                       f"{len(data)}")
+    if data[:len(INDEX_MAGIC)] != INDEX_MAGIC:
+        raise StoreFormatError(source, "not a pack index (wrong magic)")
+    (count,) = struct.unpack_from(">I", data, len(INDEX_MAGIC))
+    # the count is checked against the bytes present before anything is built from it
+    expected = _INDEX_HEAD + _INDEX_ENTRY.size * count + _INDEX_TAIL
+    if len(data) != expected:
+        raise StoreFormatError(source, f"it says {count} entries, which take {expected} "
+                                       f"bytes, but it has {len(data)}")
+    view = memoryview(data)
+    if blake3_digest(view[:-_CHECKSUM_BYTES]) != data[-_CHECKSUM_BYTES:]:
+        raise StoreFormatError(source, "its checksum does not match its bytes")
+    fanout = _FANOUT.unpack_from(data, len(INDEX_MAGIC) + 4)
+    if any(fanout[i] > fanout[i + 1] for i in range(255)) or fanout[255] != count:
+        raise StoreFormatError(source, "its fanout table is not a running count of its "
+                                       "entries")
+    (packsize,) = struct.unpack_from(">Q", data, expected - _INDEX_TAIL)
+    return view[_INDEX_HEAD:expected - _INDEX_TAIL], packsize

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gitmodel.errors import StoreFormatError
-from gitmodel.store.midx import MIDX_NAME, MultiPackIndex, index_table
-from gitmodel.store.packs import ChunkIndex, PackIndex, PackWriter
+from gitmodel.store.midx import MIDX_NAME, MultiPackIndex
+from gitmodel.store.packs import ChunkIndex, PackIndex, PackWriter, index_table
 
 ids = st.binary(min_size=32, max_size=32)
 
